@@ -1,0 +1,118 @@
+/**
+ * TCP: `listen` (socket → bind → listen), `accept` and the `connections`
+ * stream on a listener, `serve` to run a handler per connection, and
+ * `connect`. Every socket is a scoped resource.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { NodeNetwork, Tcp } from "effect-net"
+ *
+ * const echo = Effect.gen(function*() {
+ *   const listener = yield* Tcp.listen({ port: 0 })
+ *   yield* Tcp.serve(listener, (conn) => conn.stream.pipe(Stream.run(conn.sink)))
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
+import * as Predicate from "effect/Predicate"
+import type * as Scope from "effect/Scope"
+import * as internalServe from "./internal/serve.js"
+import type { AcceptError, AddressError, BindError, ConnectError } from "./NetError.js"
+import type { ConnectOptions, ListenOptions, TcpConnection as Connection, TcpListener as Listener } from "./Network.js"
+import { Network } from "./Network.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TcpConnection = Connection
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type TcpListener = Listener
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export type { ConnectOptions, ListenOptions }
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export interface ServeOptions {
+  /** Most connections handled at once; at the limit accept waits. Default: unbounded. */
+  readonly concurrency?: number | undefined
+  /**
+   * When `serve` is interrupted it stops accepting, lets running handlers
+   * finish for this long, then interrupts them. Default 1 second.
+   */
+  readonly shutdownTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * Opens a listening socket: `socket()`, `bind()`, `listen()`. Binds
+ * 127.0.0.1 and an ephemeral port unless told otherwise; read the port from
+ * `listener.address.port`. The socket closes when the scope ends.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const listen = (
+  options?: ListenOptions
+): Effect.Effect<TcpListener, BindError | AddressError, Network | Scope.Scope> =>
+  Effect.flatMap(Network, (network) => network.tcpListen(options ?? {}))
+
+/**
+ * Opens a connection: `socket()`, `connect()`. The socket closes when the
+ * scope ends.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const connect = (
+  options: ConnectOptions
+): Effect.Effect<TcpConnection, ConnectError | AddressError, Network | Scope.Scope> =>
+  Effect.flatMap(Network, (network) => network.tcpConnect(options))
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isTcpListener = (u: unknown): u is TcpListener =>
+  Predicate.hasProperty(u, "accept") && Predicate.hasProperty(u, "connections") && Predicate.hasProperty(u, "address")
+
+/**
+ * Accepts connections forever and runs `handler` on each, in its own fiber
+ * and its own scope: the connection closes when the handler ends, fails or is
+ * interrupted. A failing handler is logged and never stops the server.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const serve: {
+  <E, R>(
+    handler: (connection: TcpConnection) => Effect.Effect<unknown, E, R>,
+    options?: ServeOptions
+  ): (listener: TcpListener) => Effect.Effect<never, AcceptError, Exclude<R, Scope.Scope>>
+  <E, R>(
+    listener: TcpListener,
+    handler: (connection: TcpConnection) => Effect.Effect<unknown, E, R>,
+    options?: ServeOptions
+  ): Effect.Effect<never, AcceptError, Exclude<R, Scope.Scope>>
+} = dual(
+  (args) => isTcpListener(args[0]),
+  <E, R>(
+    listener: TcpListener,
+    handler: (connection: TcpConnection) => Effect.Effect<unknown, E, R>,
+    options?: ServeOptions
+  ): Effect.Effect<never, AcceptError, Exclude<R, Scope.Scope>> => internalServe.serve(listener, handler, options)
+)

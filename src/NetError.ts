@@ -48,11 +48,13 @@ export const BindErrorReason = Schema.Literal(
   "AddressNotAvailable",
   "PermissionDenied",
   "InvalidAddress",
+  "InvalidArgument",
   "Unknown"
 )
 
 /**
- * `bind()` / `listen()` failed.
+ * `bind()` / `listen()` failed. `InvalidArgument` is an option out of range
+ * (a negative backlog, a malformed duration), found before any socket opens.
  *
  * @since 0.1.0
  * @category errors
@@ -90,11 +92,13 @@ export const ConnectErrorReason = Schema.Literal(
   "NetworkUnreachable",
   "HostNotFound",
   "InvalidAddress",
+  "InvalidArgument",
   "Unknown"
 )
 
 /**
- * `connect()` failed.
+ * `connect()` failed. `InvalidArgument` is an option out of range (a
+ * malformed timeout), found before any socket opens.
  *
  * @since 0.1.0
  * @category errors

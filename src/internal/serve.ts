@@ -28,7 +28,7 @@ export const serve = <E, R>(
       return Effect.dieMessage(`Tcp.serve: concurrency must be a positive integer, got ${concurrency}`)
     }
     const shutdownTimeout = Duration.decode(options?.shutdownTimeout ?? defaultShutdownTimeout)
-    const handlers = new Set<Fiber.RuntimeFiber<void>>()
+    const handlers = new Set<Fiber.RuntimeFiber<unknown>>()
     return Effect.flatMap(
       concurrency === undefined ? Effect.succeed(undefined) : Effect.makeSemaphore(concurrency),
       (semaphore) => {
@@ -62,7 +62,9 @@ export const serve = <E, R>(
         const shutdown = Effect.suspend(() => {
           if (handlers.size === 0) return Effect.void
           const running = Array.from(handlers)
-          return Fiber.awaitAll(running).pipe(
+          // Finalizers run uninterruptibly, and a timeout cannot cut short an
+          // uninterruptible wait: the wait itself must be interruptible.
+          return Effect.interruptible(Fiber.awaitAll(running)).pipe(
             Effect.timeoutOption(shutdownTimeout),
             Effect.zipRight(Effect.suspend(() => Fiber.interruptAll(Array.from(handlers))))
           )

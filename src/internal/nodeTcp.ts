@@ -1,0 +1,530 @@
+import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import * as Dns from "node:dns"
+import * as Net from "node:net"
+import type { SocketAddress } from "../Address.js"
+import { familyOf, format, validateHost, validatePort } from "../Address.js"
+import {
+  AcceptError,
+  AddressError,
+  BindError,
+  ConnectError,
+  fromCause,
+  ReadError,
+  WriteError
+} from "../NetError.js"
+import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener, TcpSocketOptions } from "../Network.js"
+import { optionalDuration, optionalPositiveInteger } from "./options.js"
+
+/**
+ * Bytes held for a reader before the socket stops reading. With Node's own
+ * readable buffer behind it this bounds the memory of a connection whose
+ * reader does not pull.
+ */
+const readHighWaterMark = 64 * 1024
+const defaultCloseTimeout = Duration.seconds(2)
+const defaultBacklog = 511
+
+interface ConnectionSettings {
+  readonly idleTimeout: Duration.Duration | undefined
+  readonly closeTimeout: Duration.Duration
+}
+
+const socketAddress = (host: string | undefined, port: number | undefined): SocketAddress => {
+  const address = host ?? ""
+  return { family: familyOf(address) ?? "IPv4", host: address, port: port ?? 0 }
+}
+
+const closedForWriting = (address: string) =>
+  new WriteError({ reason: "Closed", message: `write to ${address} failed: the connection is closed for writing`, address })
+
+/**
+ * A connected `net.Socket` behind the `TcpConnection` interface.
+ *
+ * Reads are pulled: the socket stays paused until someone reads, delivers
+ * `'data'` into `incoming`, and pauses again once `readHighWaterMark` bytes
+ * wait unread. Writes go straight to `socket.write`; only a full buffer makes
+ * `send` wait for `'drain'`. The first socket error is kept and fails every
+ * later read and write, so no failure is lost.
+ */
+class NodeTcpConnection implements TcpConnection {
+  readonly localAddress: SocketAddress
+  readonly remoteAddress: SocketAddress
+  private readonly peer: string
+  private incoming: Array<Uint8Array> = []
+  private incomingBytes = 0
+  private reading = false
+  private peerEnded = false
+  private closed = false
+  private writeEnded = false
+  private writeFinished = false
+  private closing = false
+  private readError: ReadError | undefined = undefined
+  private writeError: WriteError | undefined = undefined
+  /** Fibers waiting for something to change: data, EOF, drain, finish, error or close. */
+  private waiters: Array<() => void> = []
+  private readonly closeHooks: Array<() => void> = []
+
+  constructor(readonly socket: Net.Socket, private readonly settings: ConnectionSettings) {
+    socket.pause()
+    this.localAddress = socketAddress(socket.localAddress, socket.localPort)
+    this.remoteAddress = socketAddress(socket.remoteAddress, socket.remotePort)
+    this.peer = format(this.remoteAddress)
+    socket.on("data", (data: Buffer) => {
+      this.incoming.push(data)
+      this.incomingBytes += data.length
+      if (this.incomingBytes >= readHighWaterMark) this.pauseReading()
+      this.wake()
+    })
+    socket.on("end", () => {
+      this.peerEnded = true
+      this.wake()
+    })
+    socket.on("drain", () => this.wake())
+    socket.on("finish", () => {
+      this.writeFinished = true
+      this.wake()
+    })
+    socket.on("error", (error) => {
+      this.readError ??= fromCause("ReadError", error, { what: "read from", address: this.peer })
+      this.writeError ??= fromCause("WriteError", error, { what: "write to", address: this.peer })
+      this.wake()
+    })
+    socket.on("close", () => {
+      this.closed = true
+      this.wake()
+      for (const hook of this.closeHooks) hook()
+    })
+  }
+
+  /** Runs `hook` once the socket is fully closed (immediately if it is). */
+  onClose(hook: () => void): void {
+    if (this.closed) hook()
+    else this.closeHooks.push(hook)
+  }
+
+  private wake(): void {
+    if (this.waiters.length === 0) return
+    const waiters = this.waiters
+    this.waiters = []
+    for (const waiter of waiters) waiter()
+  }
+
+  /** Suspends until the next event on the socket, then runs `next`. */
+  private waitThen<A, E>(next: () => Effect.Effect<A, E>): Effect.Effect<A, E> {
+    return Effect.async<A, E>((resume) => {
+      const waiter = () => resume(next())
+      this.waiters.push(waiter)
+      return Effect.sync(() => {
+        const index = this.waiters.indexOf(waiter)
+        if (index >= 0) this.waiters.splice(index, 1)
+      })
+    })
+  }
+
+  private pauseReading(): void {
+    if (this.reading) {
+      this.reading = false
+      this.socket.pause()
+    }
+  }
+
+  private resumeReading(): void {
+    if (!this.reading && !this.closed) {
+      this.reading = true
+      this.socket.resume()
+    }
+  }
+
+  private get readFinished(): boolean {
+    return this.peerEnded || this.closed || this.closing
+  }
+
+  /** Waits for data, with the idle timeout when one is set. */
+  private awaitData<A>(next: () => Effect.Effect<A, ReadError>): Effect.Effect<A, ReadError> {
+    this.resumeReading()
+    const wait = this.waitThen(next)
+    const idle = this.settings.idleTimeout
+    return idle === undefined ? wait : Effect.timeoutFail(wait, {
+      duration: idle,
+      onTimeout: () =>
+        new ReadError({
+          reason: "TimedOut",
+          message: `read from ${this.peer} timed out: nothing arrived for ${Duration.format(idle)}`,
+          address: this.peer
+        })
+    })
+  }
+
+  readonly recv: Effect.Effect<Option.Option<Uint8Array>, ReadError> = Effect.suspend(() => {
+    if (this.incoming.length > 0) {
+      const chunk = this.incoming.shift()!
+      this.incomingBytes -= chunk.length
+      if (this.incomingBytes < readHighWaterMark && !this.readFinished) this.resumeReading()
+      return Effect.succeed(Option.some(chunk))
+    }
+    if (this.readError !== undefined) return Effect.fail(this.readError)
+    if (this.readFinished) return Effect.succeedNone
+    return this.awaitData(() => this.recv)
+  })
+
+  private readonly pullAll: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<ReadError>> = Effect.suspend(() => {
+    if (this.incoming.length > 0) {
+      const chunks = Chunk.unsafeFromArray(this.incoming)
+      this.incoming = []
+      this.incomingBytes = 0
+      if (!this.readFinished) this.resumeReading()
+      return Effect.succeed(chunks)
+    }
+    if (this.readError !== undefined) return Effect.fail(Option.some(this.readError))
+    if (this.readFinished) return Effect.fail(Option.none())
+    return Effect.mapError(this.awaitData(() => Effect.void), Option.some).pipe(Effect.zipRight(this.pullAll))
+  })
+
+  readonly stream: Stream.Stream<Uint8Array, ReadError> = Stream.repeatEffectChunkOption(this.pullAll)
+
+  private writeBlocked(): WriteError | undefined {
+    if (this.writeError !== undefined) return this.writeError
+    if (this.writeEnded || this.closed || this.closing) return closedForWriting(this.peer)
+    return undefined
+  }
+
+  /** Writes `chunks[from..]`, waiting for `'drain'` only when the socket's buffer is full. */
+  private writeAll(chunks: ReadonlyArray<Uint8Array | string>, from: number): Effect.Effect<void, WriteError> {
+    for (let index = from; index < chunks.length; index++) {
+      const blocked = this.writeBlocked()
+      if (blocked !== undefined) return Effect.fail(blocked)
+      const data = chunks[index]
+      if (data.length === 0) continue
+      if (!this.socket.write(data)) return this.awaitDrain(() => this.writeAll(chunks, index + 1))
+    }
+    return Effect.void
+  }
+
+  private awaitDrain(next: () => Effect.Effect<void, WriteError>): Effect.Effect<void, WriteError> {
+    const blocked = this.writeBlocked()
+    if (blocked !== undefined) return Effect.fail(blocked)
+    if (!this.socket.writableNeedDrain) return next()
+    return this.waitThen(() => this.awaitDrain(next))
+  }
+
+  readonly send = (data: Uint8Array | string): Effect.Effect<void, WriteError> =>
+    Effect.suspend(() => this.writeAll([data], 0))
+
+  readonly sink: Sink.Sink<void, Uint8Array | string, never, WriteError> = Sink.forEachChunk((chunk) =>
+    Effect.suspend(() => this.writeAll(Chunk.toReadonlyArray(chunk), 0))
+  )
+
+  private readonly awaitFinish: Effect.Effect<void, WriteError> = Effect.suspend(() => {
+    if (this.writeFinished) return Effect.void
+    if (this.writeError !== undefined) return Effect.fail(this.writeError)
+    if (this.closed) return Effect.fail(closedForWriting(this.peer))
+    return this.waitThen(() => this.awaitFinish)
+  })
+
+  readonly endWrite: Effect.Effect<void, WriteError> = Effect.suspend(() => {
+    if (this.writeError !== undefined) return Effect.fail(this.writeError)
+    if (!this.writeEnded) {
+      if (this.closed || this.closing) return Effect.fail(closedForWriting(this.peer))
+      this.writeEnded = true
+      this.socket.end()
+    }
+    return this.awaitFinish
+  })
+
+  private readonly awaitClosed: Effect.Effect<void> = Effect.suspend(() =>
+    this.closed ? Effect.void : this.waitThen(() => this.awaitClosed)
+  )
+
+  readonly close: Effect.Effect<void> = Effect.suspend(() => {
+    if (!this.closing && !this.closed) {
+      this.closing = true
+      this.shutdown()
+    }
+    return this.awaitClosed
+  })
+
+  /**
+   * Flushes what Node still holds (bytes already in the kernel go out after
+   * close anyway), for at most `closeTimeout`, then destroys the socket so a
+   * peer that stops reading cannot hold it open.
+   */
+  private shutdown(): void {
+    const socket = this.socket
+    if (socket.destroyed || socket.writableLength === 0 || this.writeError !== undefined) {
+      socket.destroy()
+      return
+    }
+    const timer = setTimeout(() => socket.destroy(), Duration.toMillis(this.settings.closeTimeout))
+    socket.once("close", () => clearTimeout(timer))
+    if (this.writeFinished) socket.destroy()
+    else {
+      socket.once("finish", () => socket.destroy())
+      if (!this.writeEnded) {
+        this.writeEnded = true
+        socket.end()
+      }
+    }
+  }
+}
+
+const connectionSettings = <E>(
+  options: TcpSocketOptions,
+  onInvalid: (message: string) => E
+): Effect.Effect<ConnectionSettings, E> =>
+  Effect.all({
+    idleTimeout: optionalDuration(options.idleTimeout, "idleTimeout", onInvalid),
+    closeTimeout: Effect.map(
+      optionalDuration(options.closeTimeout, "closeTimeout", onInvalid),
+      (duration) => duration ?? defaultCloseTimeout
+    )
+  })
+
+const keepAliveOptions = <E>(
+  keepAlive: TcpSocketOptions["keepAlive"],
+  onInvalid: (message: string) => E
+): Effect.Effect<{ keepAlive: boolean; keepAliveInitialDelay?: number }, E> =>
+  typeof keepAlive === "boolean" || keepAlive === undefined
+    ? Effect.succeed({ keepAlive: keepAlive === true })
+    : Effect.map(optionalDuration(keepAlive, "keepAlive", onInvalid), (delay) => ({
+      keepAlive: true,
+      keepAliveInitialDelay: Duration.toMillis(delay ?? Duration.zero)
+    }))
+
+/** Resolves a host name to one address, as `listen` binds one. IP literals pass through. */
+const resolveHost = (host: string, port: number): Effect.Effect<string, AddressError> =>
+  familyOf(host) !== undefined ? Effect.succeed(host) : Effect.async<string, AddressError>((resume) => {
+    Dns.lookup(host, (error, address) => {
+      resume(
+        error === null
+          ? Effect.succeed(address)
+          : Effect.fail(fromCause("AddressError", error, { what: "resolve", address: format({ host, port }) }))
+      )
+    })
+  })
+
+/** Why the accept loop is waiting: the listener closed, or not yet. */
+interface AcceptQueue {
+  readonly pending: Array<NodeTcpConnection>
+  readonly takers: Array<(connection: NodeTcpConnection | undefined) => void>
+  closed: boolean
+}
+
+const acceptClosed = (address: string) =>
+  new AcceptError({ reason: "Closed", message: `accept on ${address} failed: the listener is closed`, address })
+
+/** @internal */
+export const listen = (options: ListenOptions): Effect.Effect<TcpListener, BindError | AddressError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const invalid = (message: string) => new BindError({ reason: "InvalidArgument", message })
+    const host = yield* validateHost(options.host ?? "127.0.0.1")
+    const port = yield* validatePort(options.port ?? 0)
+    const backlog = (yield* optionalPositiveInteger(options.backlog, "backlog", invalid)) ?? defaultBacklog
+    const settings = yield* connectionSettings(options, invalid)
+    const keepAlive = yield* keepAliveOptions(options.keepAlive, invalid)
+    const bindHost = yield* resolveHost(host, port)
+    const requested = format({ host: bindHost, port })
+    const runtime = yield* Effect.runtime<never>()
+    const queue: AcceptQueue = { pending: [], takers: [], closed: false }
+
+    const server = Net.createServer({
+      allowHalfOpen: true,
+      pauseOnConnect: true,
+      noDelay: options.noDelay === true,
+      ...keepAlive
+    })
+    let lastAcceptErrorLog = 0
+    server.on("error", (error) => {
+      // After listen succeeds an 'error' is a failed accept() (EMFILE, …):
+      // libuv keeps listening, so log it (at most once a second) and go on.
+      if (!server.listening) return
+      const now = Date.now()
+      if (now - lastAcceptErrorLog < 1000) return
+      lastAcceptErrorLog = now
+      Runtime.runFork(runtime)(
+        Effect.logWarning(fromCause("AcceptError", error, { what: "accept on", address: requested }).message)
+      )
+    })
+    server.on("connection", (socket: Net.Socket) => {
+      const connection = new NodeTcpConnection(socket, settings)
+      const taker = queue.takers.shift()
+      if (taker !== undefined) taker(connection)
+      else if (queue.pending.length < backlog) queue.pending.push(connection)
+      // More connections than the backlog holds: refuse this one as an
+      // overflowing kernel accept queue would, instead of holding it.
+      else socket.destroy()
+    })
+
+    const closeListener = Effect.sync(() => {
+      queue.closed = true
+      for (const taker of queue.takers.splice(0)) taker(undefined)
+      for (const connection of queue.pending.splice(0)) connection.socket.destroy()
+      server.close()
+    })
+    yield* Effect.acquireRelease(
+      Effect.async<void, BindError>((resume) => {
+        const onError = (error: Error) => {
+          server.off("listening", onListening)
+          resume(Effect.fail(fromCause("BindError", error, { what: "listen on", address: requested })))
+        }
+        const onListening = () => {
+          server.off("error", onError)
+          resume(Effect.void)
+        }
+        server.once("error", onError)
+        server.once("listening", onListening)
+        server.listen({ host: bindHost, port, backlog, ipv6Only: options.ipv6Only === true, exclusive: true })
+      }),
+      () => closeListener
+    )
+
+    const bound = server.address() as Net.AddressInfo
+    const address: SocketAddress = {
+      family: bound.family === "IPv6" ? "IPv6" : "IPv4",
+      host: bound.address,
+      port: bound.port
+    }
+    const formatted = format(address)
+
+    /** Takes one accepted connection, handing it to `claim` synchronously so it is never lost. */
+    const take = (claim: (connection: NodeTcpConnection) => void): Effect.Effect<NodeTcpConnection, AcceptError> =>
+      Effect.suspend(() => {
+        const ready = queue.pending.shift()
+        if (ready !== undefined) {
+          claim(ready)
+          return Effect.succeed(ready)
+        }
+        if (queue.closed) return Effect.fail(acceptClosed(formatted))
+        return Effect.async<NodeTcpConnection, AcceptError>((resume) => {
+          const taker = (connection: NodeTcpConnection | undefined) => {
+            if (connection === undefined) return resume(Effect.fail(acceptClosed(formatted)))
+            claim(connection)
+            resume(Effect.succeed(connection))
+          }
+          queue.takers.push(taker)
+          return Effect.sync(() => {
+            const index = queue.takers.indexOf(taker)
+            if (index >= 0) queue.takers.splice(index, 1)
+          })
+        })
+      })
+
+    // The finalizer is in the scope before the connection exists, so an
+    // interruption between accept and return cannot leak it.
+    const accept: Effect.Effect<TcpConnection, AcceptError, Scope.Scope> = Effect.flatMap(
+      Effect.scope,
+      (scope) => {
+        let claimed: NodeTcpConnection | undefined
+        return Effect.zipRight(
+          Scope.addFinalizer(scope, Effect.suspend(() => claimed?.close ?? Effect.void)),
+          take((connection) => {
+            claimed = connection
+          })
+        )
+      }
+    )
+
+    const connections: Stream.Stream<TcpConnection, AcceptError> = Stream.unwrapScoped(
+      Effect.map(
+        Effect.acquireRelease(
+          Effect.sync(() => new Set<NodeTcpConnection>()),
+          (owned) => Effect.forEach(owned, (connection) => connection.close, { discard: true, concurrency: "unbounded" })
+        ),
+        (owned) => {
+          const own = (connection: NodeTcpConnection) => {
+            owned.add(connection)
+            connection.onClose(() => owned.delete(connection))
+          }
+          const takeAll: Effect.Effect<Chunk.Chunk<TcpConnection>, Option.Option<AcceptError>> = Effect.suspend(() => {
+            if (queue.pending.length === 0) return Effect.map(Effect.mapError(take(own), Option.some), Chunk.of)
+            const ready = queue.pending.splice(0)
+            ready.forEach(own)
+            return Effect.succeed(Chunk.unsafeFromArray<TcpConnection>(ready))
+          })
+          return Stream.repeatEffectChunkOption(takeAll)
+        }
+      )
+    )
+
+    return { address, accept, connections } satisfies TcpListener
+  })
+
+/** Node reports a failed multi-address connect as an AggregateError; its first error says why. */
+const primaryError = (error: unknown): unknown =>
+  error instanceof AggregateError && error.errors.length > 0 ? error.errors[0] : error
+
+/** @internal */
+export const connect = (options: ConnectOptions): Effect.Effect<TcpConnection, ConnectError | AddressError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const invalid = (message: string) => new ConnectError({ reason: "InvalidArgument", message })
+    const host = yield* validateHost(options.host)
+    const port = yield* validatePort(options.port, { allowZero: false })
+    const localAddress = options.localAddress === undefined ? undefined : yield* validateHost(options.localAddress)
+    const localPort = options.localPort === undefined ? undefined : yield* validatePort(options.localPort)
+    const timeout = yield* optionalDuration(options.timeout, "timeout", invalid)
+    const settings = yield* connectionSettings(options, invalid)
+    const keepAlive = yield* keepAliveOptions(options.keepAlive, invalid)
+    const target = format({ host, port })
+    const scope = yield* Effect.scope
+
+    // Registered before the socket exists, so that whatever ends the scope
+    // (success, failure, interruption mid-connect) closes it.
+    let socket: Net.Socket | undefined
+    let connection: NodeTcpConnection | undefined
+    yield* Scope.addFinalizer(
+      scope,
+      Effect.suspend(() => {
+        if (connection !== undefined) return connection.close
+        if (socket !== undefined && !socket.destroyed) socket.destroy()
+        return Effect.void
+      })
+    )
+
+    const connecting = Effect.async<TcpConnection, ConnectError>((resume) => {
+      const opened = Net.connect({
+        host,
+        port,
+        ...(localAddress === undefined ? {} : { localAddress }),
+        ...(localPort === undefined ? {} : { localPort }),
+        allowHalfOpen: true,
+        noDelay: options.noDelay === true,
+        autoSelectFamily: true,
+        ...keepAlive
+      })
+      socket = opened
+      opened.pause()
+      const onError = (error: Error) => {
+        opened.off("connect", onConnect)
+        opened.destroy()
+        resume(Effect.fail(fromCause("ConnectError", primaryError(error), { what: "connect to", address: target })))
+      }
+      const onConnect = () => {
+        opened.off("error", onError)
+        connection = new NodeTcpConnection(opened, settings)
+        resume(Effect.succeed(connection))
+      }
+      opened.once("error", onError)
+      opened.once("connect", onConnect)
+      return Effect.sync(() => {
+        // An interrupted connect: no 'error' may go unheard after destroy.
+        opened.on("error", () => {})
+        opened.destroy()
+      })
+    })
+
+    return yield* timeout === undefined ? connecting : Effect.timeoutFail(connecting, {
+      duration: timeout,
+      onTimeout: () =>
+        new ConnectError({
+          reason: "TimedOut",
+          message: `connect to ${target} failed: timed out after ${Duration.format(timeout)}`,
+          address: target
+        })
+    })
+  })

@@ -20,6 +20,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
 import * as Predicate from "effect/Predicate"
+import * as Stream from "effect/Stream"
 import type * as Scope from "effect/Scope"
 import * as internalServe from "./internal/serve.js"
 import type { AcceptError, AddressError, BindError, ConnectError } from "./NetError.js"
@@ -115,4 +116,30 @@ export const serve: {
     handler: (connection: TcpConnection) => Effect.Effect<unknown, E, R>,
     options?: ServeOptions
   ): Effect.Effect<never, AcceptError, Exclude<R, Scope.Scope>> => internalServe.serve(listener, handler, options)
+)
+
+/**
+ * A graceful close: sends FIN (after flushing), then waits up to `timeout`
+ * (default 5 seconds) for the peer's FIN, discarding anything it still sends,
+ * then closes. Succeeds with `true` when the peer ended in time, `false` when
+ * the timeout or an error cut it short; it never fails.
+ *
+ * Read what you need first: bytes arriving during the wait are dropped.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const gracefulClose: {
+  (options?: { readonly timeout?: Duration.DurationInput | undefined }): (connection: TcpConnection) => Effect.Effect<boolean>
+  (connection: TcpConnection, options?: { readonly timeout?: Duration.DurationInput | undefined }): Effect.Effect<boolean>
+} = dual(
+  (args) => Predicate.hasProperty(args[0], "endWrite"),
+  (connection: TcpConnection, options?: { readonly timeout?: Duration.DurationInput | undefined }): Effect.Effect<boolean> =>
+    connection.endWrite.pipe(
+      Effect.zipRight(Stream.runDrain(connection.stream)),
+      Effect.interruptible,
+      Effect.timeoutTo({ duration: options?.timeout ?? "5 seconds", onSuccess: () => true, onTimeout: () => false }),
+      Effect.catchAll(() => Effect.succeed(false)),
+      Effect.ensuring(connection.close)
+    )
 )

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Deferred, Effect, Exit, Fiber, Option, Ref, Stream } from "effect"
+import { Chunk, Deferred, Duration, Effect, Exit, Fiber, Option, Ref, Stream } from "effect"
 import { createHash } from "node:crypto"
 import * as Net from "node:net"
 import * as NodeNetwork from "../src/NodeNetwork.js"
@@ -124,8 +124,9 @@ describe("Tcp.connect", () => {
       expect(badHost).toMatchObject({ _tag: "AddressError", reason: "InvalidHost" })
       const badTimeout = yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port: 80, timeout: -5 }))
       expect(badTimeout).toMatchObject({ _tag: "ConnectError", reason: "InvalidArgument" })
-      for (const timeout of [Number.NaN, "-1 second", "soon"] as const) {
-        const error = yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port: 80, timeout }))
+      for (const timeout of [Number.NaN, "-1 second", "soon"]) {
+        // Untyped input on purpose: a caller's config can hold anything.
+        const error = yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port: 80, timeout: timeout as Duration.DurationInput }))
         expect(error).toMatchObject({ _tag: "ConnectError", reason: "InvalidArgument" })
       }
       expect(openSocketHandles().filter((handle) => handle.startsWith("TCP"))).toEqual([])
@@ -321,6 +322,30 @@ describe("TcpConnection", () => {
       // A timed-out read is not fatal: data that arrives later is still read.
       yield* server.send("late")
       expect(yield* readText(client, 4)).toBe("late")
+    })))
+})
+
+describe("Tcp.gracefulClose", () => {
+  it.live("sends FIN and waits for the peer's FIN", () =>
+    live(Effect.gen(function*() {
+      const listener = yield* Tcp.listen()
+      const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+      const server = yield* listener.accept
+      yield* client.send("bye")
+      const closing = yield* Effect.fork(Tcp.gracefulClose(client, { timeout: "5 seconds" }))
+      expect(yield* readAllText(server)).toBe("bye")
+      yield* server.close
+      expect(yield* Fiber.join(closing)).toBe(true)
+    })))
+
+  it.live("gives up after its timeout when the peer never ends", () =>
+    live(Effect.gen(function*() {
+      const listener = yield* Tcp.listen()
+      const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+      const server = yield* listener.accept
+      expect(yield* Tcp.gracefulClose(client, { timeout: "50 millis" })).toBe(false)
+      // The client is gone: the server reads EOF.
+      expect(yield* readAllText(server)).toBe("")
     })))
 })
 

@@ -1,0 +1,189 @@
+/**
+ * Byte stream ⇄ message stream codecs.
+ *
+ * TCP delivers bytes, not messages: one `send` may arrive as many chunks and
+ * many sends as one. A `Framing<A>` turns the bytes of a connection into
+ * messages (`decode`) and a message into bytes to send (`encode`):
+ *
+ * - `lines`: UTF-8 text, one message per line (`"\n"` or `"\r\n"`).
+ * - `lengthPrefixed`: a 1, 2 or 4 byte big-endian length, then that many bytes.
+ * - `delimited`: bytes up to a (possibly multi-byte) delimiter.
+ * - `schema`: typed values as JSON, one per line by default.
+ *
+ * Every decoder has a size limit, 1 MiB unless said otherwise, so a peer
+ * cannot make it buffer without bound. Decoding fails with a `FrameError`:
+ * `FrameTooLarge` as soon as a frame crosses its limit (nothing past the
+ * limit is buffered), `TruncatedFrame` when the stream ends in the middle of a
+ * frame, `InvalidFrame` when a message is not valid UTF-8, JSON, or its
+ * schema. Messages decoded before an error are delivered first.
+ *
+ * Decoding is linear in the bytes received, whatever their chunking: each
+ * chunk is scanned once and every message it completes is emitted in one
+ * stream chunk. Byte frames (`lengthPrefixed`, `delimited`) never share
+ * memory with the input; frames cut from the same input chunk may be views
+ * of one copy of it, so a kept frame may keep up to one chunk alive.
+ *
+ * `encode` rejects a message that its own decoder would not give back (over
+ * the limit, or containing the delimiter) by throwing an
+ * `IllegalArgumentException`, which is a defect inside `Effect.gen`: sending
+ * such a message is a bug in the sender, not a condition to handle.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema, Stream } from "effect"
+ * import { Framing, Tcp } from "effect-net"
+ *
+ * const Greeting = Schema.Struct({ name: Schema.String })
+ * const framing = Framing.schema(Greeting)
+ *
+ * const handler = (conn: Tcp.TcpConnection) =>
+ *   framing.decode(conn.stream).pipe(
+ *     Stream.runForEach((greeting) => conn.send(framing.encode({ name: `hello ${greeting.name}` })))
+ *   )
+ * ```
+ *
+ * @since 0.1.0
+ */
+import type * as Schema from "effect/Schema"
+import type * as Stream from "effect/Stream"
+import * as internal from "./internal/framing.js"
+import type { FrameError } from "./NetError.js"
+
+/**
+ * A codec between a byte stream and a stream of messages of type `A`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Framing<A> {
+  /**
+   * Cuts a byte stream into messages. Fails with `FrameError` (after
+   * emitting every message before the bad one); errors of the byte stream
+   * pass through unchanged. The stream can be run more than once: each run
+   * starts with a fresh decoder.
+   */
+  readonly decode: <E, R>(bytes: Stream.Stream<Uint8Array, E, R>) => Stream.Stream<A, E | FrameError, R>
+  /**
+   * The bytes of one message, ready for `conn.send`. Throws an
+   * `IllegalArgumentException` for a message the decoder would not give
+   * back (see each constructor).
+   */
+  readonly encode: (message: A) => Uint8Array
+}
+
+/**
+ * The limit of every decoder unless said otherwise: 1 MiB (1,048,576 bytes).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxLength: number = internal.defaultMaxLength
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export interface LinesOptions {
+  /**
+   * The longest line in bytes (UTF-8), not counting its `"\n"` or `"\r\n"`.
+   * Default 1 MiB.
+   */
+  readonly maxLength?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export interface LengthPrefixedOptions {
+  /** The size of the big-endian length field: 1, 2 or 4 bytes. Default 4. */
+  readonly lengthBytes?: 1 | 2 | 4 | undefined
+  /**
+   * The largest payload in bytes, not counting the length field. Default
+   * 1 MiB; never more than the length field can describe (255 for 1 byte,
+   * 65,535 for 2), a larger value is lowered to that.
+   */
+  readonly maxFrameLength?: number | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category options
+ */
+export interface DelimitedOptions {
+  /** The longest frame in bytes, not counting the delimiter. Default 1 MiB. */
+  readonly maxLength?: number | undefined
+}
+
+/**
+ * UTF-8 text, one message per line. `"\n"` or `"\r\n"` ends a line and is
+ * not part of the message; empty lines are empty messages.
+ *
+ * Decoding fails with `FrameTooLarge` for a line over `maxLength` bytes,
+ * `InvalidFrame` for a line that is not valid UTF-8, and `TruncatedFrame`
+ * when the stream ends after an unterminated last line: a message is only
+ * complete with its newline, and the bytes left over may be half a message.
+ * A leading byte-order mark is kept as `"\uFEFF"`.
+ *
+ * `encode` appends `"\n"`. It throws an `IllegalArgumentException` for a
+ * message that contains `"\n"`, ends with `"\r"` (it would read back without
+ * it) or is over `maxLength` bytes. Lone surrogates are encoded as U+FFFD,
+ * as `TextEncoder` does.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const lines: (options?: LinesOptions) => Framing<string> = internal.lines
+
+/**
+ * Frames of bytes, each preceded by its length as a 1, 2 or 4 byte
+ * big-endian unsigned integer. Zero-length frames are allowed.
+ *
+ * Decoding fails with `FrameTooLarge` as soon as a length header over
+ * `maxFrameLength` is read (before any of the payload is buffered), and with
+ * `TruncatedFrame` when the stream ends inside a header or a payload.
+ *
+ * `encode` throws an `IllegalArgumentException` for a message over
+ * `maxFrameLength`, which is never more than the length field can describe.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const lengthPrefixed: (options?: LengthPrefixedOptions) => Framing<Uint8Array> = internal.lengthPrefixed
+
+/**
+ * Frames of bytes, each followed by `delimiter` (a string is taken as UTF-8).
+ * The delimiter may be several bytes long and may arrive split across chunks;
+ * it is not part of the frame. Two delimiters in a row make an empty frame.
+ *
+ * Decoding fails with `FrameTooLarge` once more than `maxLength` bytes have
+ * arrived without a delimiter, and with `TruncatedFrame` when the stream ends
+ * after bytes that no delimiter ended.
+ *
+ * `encode` appends the delimiter. It throws an `IllegalArgumentException`
+ * for a message over `maxLength` or one that would not read back as itself:
+ * a message containing the delimiter, or whose end together with the
+ * delimiter contains an earlier delimiter (delimiter `"aa"`, message `"a"`).
+ * An empty delimiter is an `IllegalArgumentException` too.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const delimited: (delimiter: Uint8Array | string, options?: DelimitedOptions) => Framing<Uint8Array> =
+  internal.delimited
+
+/**
+ * Typed messages: each frame of `framing` (default `lines()`, so one JSON
+ * document per line with a 1 MiB limit) is parsed as JSON and decoded with
+ * `schema`; `encode` encodes with `schema` and serializes as JSON.
+ *
+ * A frame that is not JSON or does not match the schema fails the stream
+ * with `InvalidFrame`, carrying the `SyntaxError` or the `ParseError` as its
+ * `cause` and the formatted issue in its `message`. The schema must be
+ * synchronous. `encode` throws the `ParseError` of a value that cannot be
+ * encoded, as `Schema.encodeSync` does.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const schema: <A, I>(schema: Schema.Schema<A, I>, framing?: Framing<string>) => Framing<A> = internal.schema

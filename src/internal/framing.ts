@@ -1,0 +1,464 @@
+import * as Cause from "effect/Cause"
+import * as Channel from "effect/Channel"
+import * as Chunk from "effect/Chunk"
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import type * as Framing from "../Framing.js"
+import { FrameError } from "../NetError.js"
+
+/** @internal */
+export const defaultMaxLength = 1_048_576
+
+const LF = 10
+const CR = 13
+
+// Past this size a frame buffer is dropped after use instead of being kept
+// for the next frame, so an idle connection does not pin a large buffer.
+const retainedBufferLimit = 65_536
+
+const utf8Encoder = new TextEncoder()
+// `ignoreBOM` keeps a leading U+FEFF in the text, so that encode/decode round-trip.
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+/**
+ * A fresh plain `Uint8Array` of `source[from..to)`. Not `slice`: on a Node
+ * `Buffer` (what sockets deliver) `slice` is a view, not a copy.
+ */
+const copyOf = (source: Uint8Array, from: number, to: number): Uint8Array => {
+  const copy = new Uint8Array(to - from)
+  copy.set(source.subarray(from, to))
+  return copy
+}
+
+/**
+ * Frames cut from one input chunk, as views of a single private copy of the
+ * chunk (from the first frame on): one allocation per chunk instead of one
+ * per frame, which is what small frames cost most. A frame may keep that
+ * copy (at most one chunk) alive; it never shares memory with the input.
+ */
+class ChunkCopy {
+  private source: Uint8Array = new Uint8Array(0)
+  private copy: Uint8Array | undefined
+  private offset = 0
+
+  reset(chunk: Uint8Array): void {
+    this.source = chunk
+    this.copy = undefined
+  }
+
+  frame(from: number, to: number): Uint8Array {
+    if (this.copy === undefined) {
+      this.copy = copyOf(this.source, from, this.source.length)
+      this.offset = from
+    }
+    return this.copy.subarray(from - this.offset, to - this.offset)
+  }
+}
+
+const illegal = (message: string): never => {
+  throw new Cause.IllegalArgumentException(message)
+}
+
+const checkLimit = (name: string, value: number): number =>
+  Number.isSafeInteger(value) && value >= 0 ? value : illegal(`${name} must be a non-negative integer, got ${value}`)
+
+const tooLarge = (message: string) => new FrameError({ reason: "FrameTooLarge", message })
+
+/**
+ * One decoder run: fed input in order, appends what it decodes to `out` and
+ * returns an error to stop. Decoders are plain mutable objects, created per
+ * stream run, so that the per-chunk step allocates nothing but the frames.
+ */
+interface Decoder<I, A> {
+  readonly push: (input: I, out: Array<A>) => FrameError | undefined
+  readonly end: () => FrameError | undefined
+}
+
+/**
+ * Runs a decoder over a stream: every chunk of input is decoded in one pure
+ * step and everything it yields is written as one chunk. On an error the
+ * frames decoded before it are still written, then the stream fails.
+ */
+const decodeWith = <I, A>(make: () => Decoder<I, A>) =>
+<E, R>(input: Stream.Stream<I, E, R>): Stream.Stream<A, E | FrameError, R> =>
+  Stream.pipeThroughChannelOrFail(
+    input,
+    Channel.suspend(() => {
+      const decoder = make()
+      const loop: Channel.Channel<Chunk.Chunk<A>, Chunk.Chunk<I>, E | FrameError, E, unknown, unknown> = Channel
+        .readWithCause({
+          onInput: (inputs: Chunk.Chunk<I>) => {
+            const out: Array<A> = []
+            let error: FrameError | undefined
+            for (const item of inputs) {
+              error = decoder.push(item, out)
+              if (error !== undefined) break
+            }
+            const next = error === undefined ? loop : Channel.fail(error)
+            return out.length === 0 ? next : Channel.zipRight(Channel.write(Chunk.unsafeFromArray(out)), next)
+          },
+          onFailure: Channel.failCause,
+          onDone: () => {
+            const error = decoder.end()
+            return error === undefined ? Channel.void : Channel.fail(error)
+          }
+        })
+      return loop
+    })
+  )
+
+/**
+ * The bytes of the frame being assembled. Grows geometrically (so appending
+ * is amortized linear, even one byte at a time) and never past `capacityLimit`,
+ * which the decoders keep at their frame limit (`lengthPrefixed`: at the
+ * length of the frame, so that a complete frame fills it exactly and is
+ * handed over without a copy). Memory follows the bytes that did arrive, not
+ * the length a header announces.
+ */
+class FrameBuffer {
+  bytes = new Uint8Array(0)
+  length = 0
+  constructor(public capacityLimit: number) {}
+
+  append(source: Uint8Array, from: number, to: number): void {
+    const needed = this.length + (to - from)
+    if (needed > this.bytes.length) {
+      const grown = new Uint8Array(Math.min(this.capacityLimit, Math.max(needed, this.bytes.length * 2, 256)))
+      grown.set(this.bytes.subarray(0, this.length))
+      this.bytes = grown
+    }
+    this.bytes.set(source.subarray(from, to), this.length)
+    this.length = needed
+  }
+
+  /** A view of the first `length` bytes: valid until the next `append` after `clear`. */
+  view(length: number): Uint8Array {
+    return this.bytes.subarray(0, length)
+  }
+
+  /** The first `length` bytes, for the caller to keep; then `clear`s. */
+  take(length: number): Uint8Array {
+    if (this.bytes.length === length) {
+      const whole = this.bytes
+      this.bytes = new Uint8Array(0)
+      this.length = 0
+      return whole
+    }
+    const copy = copyOf(this.bytes, 0, length)
+    this.clear()
+    return copy
+  }
+
+  clear(): void {
+    this.length = 0
+    if (this.bytes.length > retainedBufferLimit) this.bytes = new Uint8Array(0)
+  }
+}
+
+/**
+ * Finds a delimiter in a byte stream fed chunk by chunk, including one split
+ * across chunks. Multi-byte delimiters use Knuth–Morris–Pratt, so every byte
+ * is looked at once; the first byte is searched with the native `indexOf`.
+ */
+class DelimiterScanner {
+  /** How many bytes at the end of what was scanned so far match a prefix of the delimiter. */
+  matched = 0
+  private readonly first: number
+  private readonly fallback: Int32Array
+
+  constructor(readonly delimiter: Uint8Array) {
+    this.first = delimiter[0]!
+    this.fallback = new Int32Array(delimiter.length)
+    for (let i = 1, k = 0; i < delimiter.length; i++) {
+      while (k > 0 && delimiter[i] !== delimiter[k]) k = this.fallback[k - 1]!
+      if (delimiter[i] === delimiter[k]) k++
+      this.fallback[i] = k
+    }
+  }
+
+  /** The index just past the next delimiter that ends in `chunk[from..]`, or -1. */
+  scan(chunk: Uint8Array, from: number): number {
+    const delimiter = this.delimiter
+    const size = delimiter.length
+    if (size === 1) {
+      const index = chunk.indexOf(this.first, from)
+      return index < 0 ? -1 : index + 1
+    }
+    let matched = this.matched
+    let i = from
+    while (i < chunk.length) {
+      if (matched === 0) {
+        const index = chunk.indexOf(this.first, i)
+        if (index < 0) break
+        matched = 1
+        i = index + 1
+        continue
+      }
+      const byte = chunk[i++]!
+      while (matched > 0 && byte !== delimiter[matched]) matched = this.fallback[matched - 1]!
+      if (byte === delimiter[matched]) matched++
+      if (matched === size) {
+        this.matched = 0
+        return i
+      }
+    }
+    this.matched = matched
+    return -1
+  }
+}
+
+interface DelimitedOptions {
+  readonly delimiter: Uint8Array
+  readonly maxLength: number
+  /** Lines: a "\r" before the delimiter is part of it. */
+  readonly stripCR: boolean
+  /** Whether `emit` keeps frames (and needs them copied) or only reads them during the call. */
+  readonly keepFrames: boolean
+  readonly describe: string
+}
+
+/**
+ * The delimiter decoder shared by `lines` and `delimited`. `emit` turns a
+ * frame into a message; unless `keepFrames`, the frame is a view that is only
+ * valid during the call.
+ */
+const delimitedDecoder = <A>(
+  options: DelimitedOptions,
+  emit: (frame: Uint8Array, out: Array<A>) => FrameError | undefined
+): Decoder<Uint8Array, A> => {
+  const { describe, keepFrames, maxLength, stripCR } = options
+  const copies = new ChunkCopy()
+  const scanner = new DelimiterScanner(options.delimiter)
+  const size = options.delimiter.length
+  const crAllowance = stripCR ? 1 : 0
+  const buffer = new FrameBuffer(maxLength + size - 1 + crAllowance)
+  const overLimit = () => tooLarge(`${describe} is longer than the limit of ${maxLength} bytes`)
+  return {
+    push(chunk, out) {
+      copies.reset(chunk)
+      let start = 0
+      while (start < chunk.length) {
+        const end = scanner.scan(chunk, start)
+        if (end < 0) {
+          // Bytes that may still turn out to be (part of) the delimiter do
+          // not count against the limit yet.
+          const pending = scanner.matched + (stripCR && chunk[chunk.length - 1] === CR ? 1 : 0)
+          if (buffer.length + (chunk.length - start) - pending > maxLength) return overLimit()
+          buffer.append(chunk, start, chunk.length)
+          return undefined
+        }
+        // The delimiter may have begun in the bytes buffered before this chunk.
+        const frameLength = buffer.length + (end - start) - size
+        if (frameLength - crAllowance > maxLength) return overLimit()
+        let frame: Uint8Array
+        if (buffer.length === 0) {
+          frame = keepFrames ? copies.frame(start, start + frameLength) : chunk.subarray(start, start + frameLength)
+        } else {
+          if (frameLength > buffer.length) buffer.append(chunk, start, end - size)
+          frame = keepFrames ? buffer.take(frameLength) : buffer.view(frameLength)
+        }
+        if (stripCR && frameLength > 0 && frame[frameLength - 1] === CR) frame = frame.subarray(0, frameLength - 1)
+        if (frame.length > maxLength) return overLimit()
+        const error = emit(frame, out)
+        buffer.clear()
+        if (error !== undefined) return error
+        start = end
+      }
+      return undefined
+    },
+    end() {
+      return buffer.length === 0 ? undefined : new FrameError({
+        reason: "TruncatedFrame",
+        message: `the stream ended inside a ${describe}: ${buffer.length} bytes without a delimiter`
+      })
+    }
+  }
+}
+
+const encodeUtf8 = (text: string): Uint8Array => utf8Encoder.encode(text)
+
+/** @internal */
+export const lines = (options?: Framing.LinesOptions): Framing.Framing<string> => {
+  const maxLength = checkLimit("maxLength", options?.maxLength ?? defaultMaxLength)
+  const decoderOptions: DelimitedOptions = {
+    delimiter: new Uint8Array([LF]),
+    maxLength,
+    stripCR: true,
+    keepFrames: false,
+    describe: "line"
+  }
+  const emit = (frame: Uint8Array, out: Array<string>): FrameError | undefined => {
+    try {
+      out.push(utf8Decoder.decode(frame))
+      return undefined
+    } catch (cause) {
+      const message = `a line of ${frame.length} bytes is not valid UTF-8`
+      return new FrameError({ reason: "InvalidFrame", message, cause })
+    }
+  }
+  return {
+    decode: decodeWith(() => delimitedDecoder(decoderOptions, emit)),
+    encode(message) {
+      if (message.includes("\n")) illegal("Framing.lines: a line to encode must not contain \"\\n\"")
+      if (message.endsWith("\r")) illegal("Framing.lines: a line to encode must not end with \"\\r\"")
+      const bytes = encodeUtf8(message + "\n")
+      if (bytes.length - 1 > maxLength) {
+        illegal(`Framing.lines: a line of ${bytes.length - 1} bytes is over the maxLength of ${maxLength}`)
+      }
+      return bytes
+    }
+  }
+}
+
+/** @internal */
+export const delimited = (
+  delimiter: Uint8Array | string,
+  options?: Framing.DelimitedOptions
+): Framing.Framing<Uint8Array> => {
+  const delimiterBytes = typeof delimiter === "string" ? encodeUtf8(delimiter) : copyOf(delimiter, 0, delimiter.length)
+  if (delimiterBytes.length === 0) illegal("Framing.delimited: the delimiter must not be empty")
+  const maxLength = checkLimit("maxLength", options?.maxLength ?? defaultMaxLength)
+  const decoderOptions: DelimitedOptions = {
+    delimiter: delimiterBytes,
+    maxLength,
+    stripCR: false,
+    keepFrames: true,
+    describe: "frame"
+  }
+  const emit = (frame: Uint8Array, out: Array<Uint8Array>): undefined => {
+    out.push(frame)
+  }
+  return {
+    decode: decodeWith(() => delimitedDecoder(decoderOptions, emit)),
+    encode(message) {
+      if (message.length > maxLength) {
+        illegal(`Framing.delimited: a message of ${message.length} bytes is over the maxLength of ${maxLength}`)
+      }
+      const bytes = new Uint8Array(message.length + delimiterBytes.length)
+      bytes.set(message)
+      bytes.set(delimiterBytes, message.length)
+      // Decoding must find the delimiter exactly at the end: not inside the
+      // message, nor straddling its end (delimiter "aa" after a message "a").
+      if (new DelimiterScanner(delimiterBytes).scan(bytes, 0) !== bytes.length) {
+        illegal("Framing.delimited: a message to encode must not contain the delimiter")
+      }
+      return bytes
+    }
+  }
+}
+
+/** @internal */
+export const lengthPrefixed = (options?: Framing.LengthPrefixedOptions): Framing.Framing<Uint8Array> => {
+  const lengthBytes = options?.lengthBytes ?? 4
+  if (lengthBytes !== 1 && lengthBytes !== 2 && lengthBytes !== 4) {
+    illegal(`Framing.lengthPrefixed: lengthBytes must be 1, 2 or 4, got ${lengthBytes}`)
+  }
+  const describable = 2 ** (8 * lengthBytes) - 1
+  const maxFrameLength = Math.min(
+    describable,
+    checkLimit("maxFrameLength", options?.maxFrameLength ?? defaultMaxLength)
+  )
+  const make = (): Decoder<Uint8Array, Uint8Array> => {
+    let headerRead = 0
+    let frameLength = 0
+    const buffer = new FrameBuffer(0)
+    const copies = new ChunkCopy()
+    return {
+      push(chunk, out) {
+        copies.reset(chunk)
+        let i = 0
+        while (i < chunk.length) {
+          if (headerRead < lengthBytes) {
+            // Multiplication, not `<<`, so a 4-byte length above 2^31 stays positive.
+            frameLength = frameLength * 256 + chunk[i++]!
+            if (++headerRead < lengthBytes) continue
+            if (frameLength > maxFrameLength) {
+              return tooLarge(`a frame of ${frameLength} bytes is over the maxFrameLength of ${maxFrameLength} bytes`)
+            }
+            buffer.capacityLimit = frameLength
+          }
+          // Falls through with a complete header even at the end of the
+          // chunk, so that a zero-length frame is emitted at once.
+          const missing = frameLength - buffer.length
+          const available = chunk.length - i
+          if (available < missing) {
+            buffer.append(chunk, i, chunk.length)
+            return undefined
+          }
+          if (buffer.length === 0) {
+            out.push(copies.frame(i, i + missing))
+          } else {
+            buffer.append(chunk, i, i + missing)
+            out.push(buffer.take(frameLength))
+          }
+          i += missing
+          headerRead = 0
+          frameLength = 0
+        }
+        return undefined
+      },
+      end() {
+        if (headerRead === 0) return undefined
+        return new FrameError({
+          reason: "TruncatedFrame",
+          message: headerRead < lengthBytes
+            ? `the stream ended inside a ${lengthBytes}-byte length header (${headerRead} bytes read)`
+            : `the stream ended ${buffer.length} bytes into a frame of ${frameLength} bytes`
+        })
+      }
+    }
+  }
+  return {
+    decode: decodeWith(make),
+    encode(message) {
+      if (message.length > maxFrameLength) {
+        illegal(
+          `Framing.lengthPrefixed: a message of ${message.length} bytes is over the maxFrameLength of ${maxFrameLength}`
+        )
+      }
+      const bytes = new Uint8Array(lengthBytes + message.length)
+      for (let i = lengthBytes - 1, n = message.length; i >= 0; i--, n = Math.floor(n / 256)) bytes[i] = n % 256
+      bytes.set(message, lengthBytes)
+      return bytes
+    }
+  }
+}
+
+/** @internal */
+export const schema = <A, I>(
+  schema: Schema.Schema<A, I>,
+  framing: Framing.Framing<string> = lines()
+): Framing.Framing<A> => {
+  const decodeUnknown = Schema.decodeUnknownEither(schema)
+  const encode = Schema.encodeSync(schema)
+  const parse = (text: string, out: Array<A>): FrameError | undefined => {
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch (cause) {
+      const detail = cause instanceof Error ? cause.message : String(cause)
+      return new FrameError({ reason: "InvalidFrame", message: `a frame is not valid JSON: ${detail}`, cause })
+    }
+    const decoded = decodeUnknown(json)
+    if (Either.isLeft(decoded)) {
+      return new FrameError({
+        reason: "InvalidFrame",
+        message: `a frame does not match the schema: ${ParseResult.TreeFormatter.formatErrorSync(decoded.left)}`,
+        cause: decoded.left
+      })
+    }
+    out.push(decoded.right)
+    return undefined
+  }
+  const decodeText = decodeWith((): Decoder<string, A> => ({ push: parse, end: () => undefined }))
+  return {
+    decode: (bytes) => decodeText(framing.decode(bytes)),
+    encode(message) {
+      const json = JSON.stringify(encode(message))
+      // JSON.stringify gives undefined for values JSON cannot hold (undefined, functions).
+      return framing.encode(json === undefined ? illegal("Framing.schema: the encoded message is not JSON") : json)
+    }
+  }
+}

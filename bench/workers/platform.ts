@@ -1,0 +1,5 @@
+/** Child process: @effect/platform-node's NodeSocket / NodeSocketServer. */
+import { operations } from "./platformOperations.js"
+import { serveOperations } from "./protocol.js"
+
+serveOperations(operations)

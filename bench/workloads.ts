@@ -1,0 +1,217 @@
+/**
+ * The workloads: what each measures, with which implementations, at which
+ * size in each mode. Every one is bounded by a count and by a deadline.
+ */
+import type { Figures, Operations } from "./workers/protocol.js"
+
+export type Mode = "full" | "quick" | "smoke"
+
+export type Implementation = "raw" | "raw+effect" | "effect-net" | "platform-node"
+
+export const implementationTitles: Record<Implementation, string> = {
+  "raw": "raw node:net / node:dgram",
+  "raw+effect": "raw, effect loaded",
+  "effect-net": "effect-net",
+  "platform-node": "@effect/platform-node"
+}
+
+export interface Metric {
+  readonly key: string
+  readonly unit: string
+  /** The metric the target and the ratio are about: higher is better unless `lowerIsBetter`. */
+  readonly lowerIsBetter?: boolean
+  /** A percentage, compared by difference in points rather than by ratio. */
+  readonly points?: boolean
+}
+
+/** Runs one operation in a child process, returning its result. */
+export type Call = <K extends keyof Operations>(
+  op: K,
+  args: Parameters<NonNullable<Operations[K]>>[0]
+) => Promise<Awaited<ReturnType<NonNullable<Operations[K]>>>>
+
+export interface Workload {
+  readonly key: string
+  readonly title: string
+  /** Where client and server run, for the report. */
+  readonly setup: string
+  readonly implementations: ReadonlyArray<Implementation>
+  /** The implementation the client side runs, when it is not the one measured. */
+  readonly client?: Implementation
+  /** Environment of both child processes. */
+  readonly env?: Record<string, string>
+  readonly metrics: ReadonlyArray<Metric>
+  /** Needs a second process (the client); without one the server process does all. */
+  readonly twoProcesses: boolean
+  /** Every run in new processes (memory is measured), rather than all runs in one warmed-up pair. */
+  readonly freshProcesses?: boolean
+  /** Once per pair of processes: starts the server and warms both up; returns the port. */
+  readonly prepare: (server: Call, client: Call) => Promise<number>
+  /** One timed run. */
+  readonly measure: (server: Call, client: Call, port: number) => Promise<Record<string, number>>
+}
+
+const tcp: ReadonlyArray<Implementation> = ["raw", "effect-net", "platform-node"]
+const udp: ReadonlyArray<Implementation> = ["raw", "effect-net"]
+
+const mib = 1024 * 1024
+
+/** Tuned glibc malloc: keep freed memory instead of trimming, no dynamic mmap threshold. */
+export const tunedMalloc = { MALLOC_TRIM_THRESHOLD_: String(64 * mib), MALLOC_MMAP_THRESHOLD_: String(4 * mib) }
+
+const scale = (mode: Mode, full: number, quick: number, smoke: number) =>
+  mode === "full" ? full : mode === "quick" ? quick : smoke
+
+const rate = (figures: Figures, count: string) => figures[count] / figures.seconds
+
+export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
+  const deadlineMs = scale(mode, 60_000, 20_000, 10_000)
+  const warm = (n: number) => Math.max(1, Math.floor(n / 8))
+
+  const bulkTotal = scale(mode, 256 * mib, 32 * mib, mib / 2)
+  const churn = scale(mode, 5000, 1000, 200)
+  const flood = scale(mode, 200_000, 20_000, 500)
+  const idle = scale(mode, 2000, 500, 100)
+  const framingMiB = scale(mode, 32, 8, 0.25)
+
+  const bulk = (key: string, title: string, connections: number, env?: Record<string, string>): Workload => {
+    const chunkSize = mode === "smoke" ? 4096 : 64 * 1024
+    // A multiple of 8 chunks per connection, so the warm-up (an eighth) is acknowledged exactly.
+    const chunks = Math.max(8, Math.floor(bulkTotal / connections / chunkSize / 8) * 8)
+    const bytesPerConnection = chunks * chunkSize
+    const ackEvery = bytesPerConnection / 8
+    return {
+      key,
+      title,
+      setup: `client and server in separate processes, same implementation on both ends; ${
+        Math.round(connections * bytesPerConnection / mib)
+      } MiB in ${chunkSize / 1024} KiB writes`,
+      implementations: [...tcp, "raw+effect"],
+      ...(env === undefined ? {} : { env }),
+      metrics: [{ key: "MiB/s", unit: "MiB/s" }],
+      twoProcesses: true,
+      prepare: async (server, client) => {
+        const { port } = await server("tcpBulkServer", { ackEvery })
+        await client("tcpBulkClient", { port, connections, bytesPerConnection: ackEvery, chunkSize, ackEvery, deadlineMs })
+        return port
+      },
+      measure: async (_, client, port) => {
+        const figures = await client("tcpBulkClient", { port, connections, bytesPerConnection, chunkSize, ackEvery, deadlineMs })
+        return { "MiB/s": figures.bytes / mib / figures.seconds }
+      }
+    }
+  }
+
+  const ping = (key: string, title: string, connections: number, roundTrips: number, transport: "tcp" | "udp"): Workload => {
+    const op = transport === "tcp" ? "tcpPingClient" as const : "udpPingClient" as const
+    return {
+      key,
+      title,
+      setup:
+        `client and server in separate processes, same implementation on both ends; ${roundTrips} round trips of 64 bytes, one in flight per connection`,
+      implementations: transport === "tcp" ? tcp : udp,
+      metrics: [{ key: "round trips/s", unit: "round trips/s" }],
+      twoProcesses: true,
+      prepare: async (server, client) => {
+        const { port } = await server(transport === "tcp" ? "tcpEchoServer" : "udpEchoServer", undefined)
+        await client(op, { port, connections, roundTrips: warm(roundTrips), size: 64, deadlineMs })
+        return port
+      },
+      measure: async (_, client, port) => ({
+        "round trips/s": rate(await client(op, { port, connections, roundTrips, size: 64, deadlineMs }), "roundTrips")
+      })
+    }
+  }
+
+  const framing = (kind: "lines" | "lengthPrefixed"): Workload => {
+    const op = kind === "lines" ? "framingLines" as const : "framingLengthPrefixed" as const
+    return {
+      key: `framing-${kind === "lines" ? "lines" : "length-prefixed"}`,
+      title: `Framing decode, ${kind === "lines" ? "lines (75-byte lines)" : "length-prefixed (4-byte length, 74-byte frames)"}`,
+      setup: `one process, ${framingMiB} MiB in 64 KiB chunks; raw is a hand-written Buffer decoder`,
+      implementations: ["raw", "effect-net"],
+      metrics: [{ key: "MiB/s", unit: "MiB/s" }],
+      twoProcesses: false,
+      prepare: async (server) => {
+        await server(op, { megabytes: framingMiB / 8, chunkSize: 64 * 1024, deadlineMs })
+        return 0
+      },
+      measure: async (server) => {
+        const figures = await server(op, { megabytes: framingMiB, chunkSize: 64 * 1024, deadlineMs })
+        return { "MiB/s": figures.bytes / mib / figures.seconds }
+      }
+    }
+  }
+
+  return [
+    bulk("tcp-bulk-1", "TCP bulk, 1 connection", 1),
+    bulk("tcp-bulk-1-tuned-malloc", "TCP bulk, 1 connection, tuned malloc", 1, tunedMalloc),
+    bulk("tcp-bulk-16", "TCP bulk, 16 connections", 16),
+    ping("tcp-ping-pong-1", "TCP ping-pong, 1 connection", 1, scale(mode, 20_000, 4_000, 200), "tcp"),
+    ping("tcp-ping-pong-32", "TCP ping-pong, 32 connections", 32, scale(mode, 100_000, 16_000, 320), "tcp"),
+    {
+      key: "tcp-accept-churn",
+      title: "TCP accept churn",
+      setup:
+        `server in its own process (the implementation measured); a raw node:net client process runs ${churn} connect/64-byte exchange/close at 50 concurrent`,
+      implementations: tcp,
+      client: "raw",
+      metrics: [{ key: "connections/s", unit: "connections/s" }],
+      twoProcesses: true,
+      prepare: async (server, client) => {
+        const { port } = await server("tcpChurnServer", { size: 64 })
+        await client("tcpChurnClient", { port, connections: warm(churn), concurrency: 50, size: 64, deadlineMs })
+        return port
+      },
+      measure: async (_, client, port) => {
+        const figures = await client("tcpChurnClient", { port, connections: churn, concurrency: 50, size: 64, deadlineMs })
+        if (figures.errors > 0) throw new Error(`${figures.errors} connections without a full reply`)
+        return { "connections/s": rate(figures, "connections") }
+      }
+    },
+    ping("udp-ping-pong", "UDP ping-pong", 1, scale(mode, 20_000, 4_000, 200), "udp"),
+    {
+      key: "udp-flood",
+      title: "UDP flood",
+      setup:
+        `receiver and sender in separate processes, same implementation; ${flood} datagrams of 512 bytes, each sent when the previous send completed`,
+      implementations: udp,
+      metrics: [{ key: "received/s", unit: "datagrams/s" }, { key: "loss", unit: "%", lowerIsBetter: true, points: true }],
+      twoProcesses: true,
+      prepare: async (server, client) => {
+        const { port } = await server("udpFloodReceiver", undefined)
+        const warmup = await client("udpFloodSender", { port, datagrams: warm(flood), size: 512, deadlineMs })
+        await server("udpFloodReport", { sent: warmup.sent, deadlineMs })
+        return port
+      },
+      measure: async (server, client, port) => {
+        await server("udpFloodReset", undefined)
+        const sent = await client("udpFloodSender", { port, datagrams: flood, size: 512, deadlineMs })
+        const received = await server("udpFloodReport", { sent: sent.sent, deadlineMs })
+        return { "received/s": received.received / received.seconds, loss: 100 * (1 - received.received / sent.sent) }
+      }
+    },
+    {
+      key: "tcp-idle-memory",
+      title: `Memory per idle TCP connection (${idle} connections, server side)`,
+      setup:
+        "server in its own process (the implementation measured), each connection in a handler reading its stream; a raw node:net client process holds the connections",
+      implementations: tcp,
+      client: "raw",
+      metrics: [
+        { key: "RSS/conn", unit: "KB", lowerIsBetter: true },
+        { key: "heap/conn", unit: "KB", lowerIsBetter: true }
+      ],
+      twoProcesses: true,
+      freshProcesses: true,
+      prepare: async (server) => (await server("tcpIdleServer", undefined)).port,
+      measure: async (server, client, port) => {
+        await client("tcpIdleClient", { port, connections: idle, deadlineMs })
+        const figures = await server("tcpIdleReport", { connections: idle, deadlineMs })
+        return { "RSS/conn": figures.rssPerConnection / 1000, "heap/conn": figures.heapPerConnection / 1000 }
+      }
+    },
+    framing("lines"),
+    framing("lengthPrefixed")
+  ]
+}

@@ -68,10 +68,11 @@ export class BindError extends Schema.TaggedError<BindError>("effect-net/BindErr
  * @since 0.1.0
  * @category reasons
  */
-export const AcceptErrorReason = Schema.Literal("Closed", "Unknown")
+export const AcceptErrorReason = Schema.Literal("Closed", "InvalidArgument", "Unknown")
 
 /**
- * `accept()` failed, or the listener was closed.
+ * `accept()` failed, or the listener was closed. `InvalidArgument` is a
+ * `Tcp.serve` option out of range (`concurrency`, `shutdownTimeout`).
  *
  * @since 0.1.0
  * @category errors

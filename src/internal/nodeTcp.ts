@@ -312,7 +312,8 @@ const resolveHost = (host: string, port: number): Effect.Effect<string, AddressE
 /** Why the accept loop is waiting: the listener closed, or not yet. */
 interface AcceptQueue {
   readonly pending: Array<NodeTcpConnection>
-  readonly takers: Array<(connection: NodeTcpConnection | undefined) => void>
+  /** Waiting accepts; each returns false when it can no longer take a connection. */
+  readonly takers: Array<(connection: NodeTcpConnection | undefined) => boolean>
   closed: boolean
 }
 
@@ -353,9 +354,10 @@ export const listen = (options: ListenOptions): Effect.Effect<TcpListener, BindE
     })
     server.on("connection", (socket: Net.Socket) => {
       const connection = new NodeTcpConnection(socket, settings)
-      const taker = queue.takers.shift()
-      if (taker !== undefined) taker(connection)
-      else if (queue.pending.length < backlog) queue.pending.push(connection)
+      let taker = queue.takers.shift()
+      while (taker !== undefined && !taker(connection)) taker = queue.takers.shift()
+      if (taker !== undefined) return
+      if (queue.pending.length < backlog) queue.pending.push(connection)
       // More connections than the backlog holds: refuse this one as an
       // overflowing kernel accept queue would, instead of holding it.
       else socket.destroy()
@@ -392,20 +394,26 @@ export const listen = (options: ListenOptions): Effect.Effect<TcpListener, BindE
     }
     const formatted = format(address)
 
-    /** Takes one accepted connection, handing it to `claim` synchronously so it is never lost. */
-    const take = (claim: (connection: NodeTcpConnection) => void): Effect.Effect<NodeTcpConnection, AcceptError> =>
+    /**
+     * Takes one accepted connection, handing it to `claim` synchronously so it
+     * is never lost. `claim` returns false when its caller can no longer own a
+     * connection (its scope has closed): the connection then stays queued for
+     * the next accept, and this one fails with `Closed`.
+     */
+    const take = (claim: (connection: NodeTcpConnection) => boolean): Effect.Effect<NodeTcpConnection, AcceptError> =>
       Effect.suspend(() => {
-        const ready = queue.pending.shift()
+        const ready = queue.pending[0]
         if (ready !== undefined) {
-          claim(ready)
+          if (!claim(ready)) return Effect.fail(acceptClosed(formatted))
+          queue.pending.shift()
           return Effect.succeed(ready)
         }
         if (queue.closed) return Effect.fail(acceptClosed(formatted))
         return Effect.async<NodeTcpConnection, AcceptError>((resume) => {
-          const taker = (connection: NodeTcpConnection | undefined) => {
-            if (connection === undefined) return resume(Effect.fail(acceptClosed(formatted)))
-            claim(connection)
-            resume(Effect.succeed(connection))
+          const taker = (connection: NodeTcpConnection | undefined): boolean => {
+            const claimed = connection !== undefined && claim(connection)
+            resume(claimed ? Effect.succeed(connection) : Effect.fail(acceptClosed(formatted)))
+            return claimed || connection === undefined
           }
           queue.takers.push(taker)
           return Effect.sync(() => {
@@ -421,10 +429,21 @@ export const listen = (options: ListenOptions): Effect.Effect<TcpListener, BindE
       Effect.scope,
       (scope) => {
         let claimed: NodeTcpConnection | undefined
+        // Set when the scope closes: a connection arriving later must not be
+        // handed to a scope that will never close it.
+        let released = false
         return Effect.zipRight(
-          Scope.addFinalizer(scope, Effect.suspend(() => claimed?.close ?? Effect.void)),
+          Scope.addFinalizer(
+            scope,
+            Effect.suspend(() => {
+              released = true
+              return claimed?.close ?? Effect.void
+            })
+          ),
           take((connection) => {
+            if (released) return false
             claimed = connection
+            return true
           })
         )
       }
@@ -440,6 +459,7 @@ export const listen = (options: ListenOptions): Effect.Effect<TcpListener, BindE
           const own = (connection: NodeTcpConnection) => {
             owned.add(connection)
             connection.onClose(() => owned.delete(connection))
+            return true
           }
           const takeAll: Effect.Effect<Chunk.Chunk<TcpConnection>, Option.Option<AcceptError>> = Effect.suspend(() => {
             if (queue.pending.length === 0) return Effect.map(Effect.mapError(take(own), Option.some), Chunk.of)
@@ -477,9 +497,14 @@ export const connect = (options: ConnectOptions): Effect.Effect<TcpConnection, C
     // (success, failure, interruption mid-connect) closes it.
     let socket: Net.Socket | undefined
     let connection: NodeTcpConnection | undefined
+    // Set when the scope closes. A fiber can go on connecting after that
+    // (a forked fiber not yet interrupted): what it connects must not outlive
+    // the scope, as acquireRelease releases at once into a closed scope.
+    let released = false
     yield* Scope.addFinalizer(
       scope,
       Effect.suspend(() => {
+        released = true
         if (connection !== undefined) return connection.close
         if (socket !== undefined && !socket.destroyed) socket.destroy()
         return Effect.void
@@ -507,6 +532,7 @@ export const connect = (options: ConnectOptions): Effect.Effect<TcpConnection, C
       const onConnect = () => {
         opened.off("error", onError)
         connection = new NodeTcpConnection(opened, settings)
+        if (released) opened.destroy()
         resume(Effect.succeed(connection))
       }
       opened.once("error", onError)

@@ -131,10 +131,11 @@ export class ReadError extends Schema.TaggedError<ReadError>("effect-net/ReadErr
  * @since 0.1.0
  * @category reasons
  */
-export const WriteErrorReason = Schema.Literal("ConnectionReset", "BrokenPipe", "Closed", "Unknown")
+export const WriteErrorReason = Schema.Literal("ConnectionReset", "BrokenPipe", "Closed", "TimedOut", "Unknown")
 
 /**
  * Writing to a TCP connection failed, or it was closed for writing.
+ * `TimedOut`: with `idleTimeout` set, the peer took nothing for that long.
  *
  * @since 0.1.0
  * @category errors

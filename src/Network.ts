@@ -39,7 +39,10 @@ export interface TcpSocketOptions {
   readonly keepAlive?: boolean | Duration.DurationInput | undefined
   /**
    * Fail a blocked read with `ReadError` `TimedOut` when nothing arrives for
-   * this long. Off unless set.
+   * this long, and a `send` that waits on a full buffer with `WriteError`
+   * `TimedOut` when the peer takes nothing for this long (its bytes stay
+   * queued: close the connection). A timed-out read can be retried. Off
+   * unless set.
    */
   readonly idleTimeout?: Duration.DurationInput | undefined
   /**

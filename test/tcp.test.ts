@@ -323,6 +323,18 @@ describe("TcpConnection", () => {
       yield* server.send("late")
       expect(yield* readText(client, 4)).toBe("late")
     })))
+
+  it.live("idleTimeout fails a send that a peer never drains with WriteError TimedOut", () =>
+    live(Effect.gen(function*() {
+      const listener = yield* Tcp.listen()
+      const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port, idleTimeout: "100 millis" })
+      yield* listener.accept // never read
+      const chunk = new Uint8Array(1024 * 1024)
+      let sent = 0
+      const error = yield* Effect.flip(Effect.forever(Effect.tap(client.send(chunk), () => Effect.sync(() => sent++))))
+      expect(error).toMatchObject({ _tag: "WriteError", reason: "TimedOut" })
+      expect(sent).toBeLessThan(256)
+    })))
 })
 
 describe("Tcp.gracefulClose", () => {

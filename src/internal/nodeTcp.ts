@@ -207,11 +207,30 @@ class NodeTcpConnection implements TcpConnection {
     return Effect.void
   }
 
-  private awaitDrain(next: () => Effect.Effect<void, WriteError>): Effect.Effect<void, WriteError> {
+  private readonly drained: Effect.Effect<void, WriteError> = Effect.suspend(() => {
     const blocked = this.writeBlocked()
     if (blocked !== undefined) return Effect.fail(blocked)
-    if (!this.socket.writableNeedDrain) return next()
-    return this.waitThen(() => this.awaitDrain(next))
+    if (!this.socket.writableNeedDrain) return Effect.void
+    return this.waitThen(() => this.drained)
+  })
+
+  /**
+   * Waits for `'drain'`, then runs `next`. With an idle timeout, a peer that
+   * takes nothing for that long fails the send: otherwise a client that never
+   * reads could hold a server's handler forever.
+   */
+  private awaitDrain(next: () => Effect.Effect<void, WriteError>): Effect.Effect<void, WriteError> {
+    const idle = this.settings.idleTimeout
+    const drained = idle === undefined ? this.drained : Effect.timeoutFail(this.drained, {
+      duration: idle,
+      onTimeout: () =>
+        new WriteError({
+          reason: "TimedOut",
+          message: `write to ${this.peer} timed out: the peer took nothing for ${Duration.format(idle)}`,
+          address: this.peer
+        })
+    })
+    return Effect.zipRight(drained, Effect.suspend(next))
   }
 
   readonly send = (data: Uint8Array | string): Effect.Effect<void, WriteError> =>

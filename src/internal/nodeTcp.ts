@@ -169,6 +169,9 @@ class NodeTcpConnection implements TcpConnection {
       if (this.incomingBytes < readHighWaterMark && !this.readFinished) this.resumeReading()
       return Effect.succeed(Option.some(chunk))
     }
+    // After the peer's FIN the read side is done for good: a later error (an
+    // EPIPE from writing to a closed peer) belongs to the write side.
+    if (this.peerEnded) return Effect.succeedNone
     if (this.readError !== undefined) return Effect.fail(this.readError)
     if (this.readFinished) return Effect.succeedNone
     return this.awaitData(() => this.recv)
@@ -182,6 +185,7 @@ class NodeTcpConnection implements TcpConnection {
       if (!this.readFinished) this.resumeReading()
       return Effect.succeed(chunks)
     }
+    if (this.peerEnded) return Effect.fail(Option.none())
     if (this.readError !== undefined) return Effect.fail(Option.some(this.readError))
     if (this.readFinished) return Effect.fail(Option.none())
     return Effect.mapError(this.awaitData(() => Effect.void), Option.some).pipe(Effect.zipRight(this.pullAll))

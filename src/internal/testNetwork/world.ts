@@ -1,0 +1,221 @@
+import { familyOf } from "../../Address.js"
+import type { Faults } from "../../TestNetwork.js"
+import * as Fault from "./faults.js"
+import { Random } from "./random.js"
+import { Signal } from "./signal.js"
+
+/**
+ * Faults set on one direction of one link, applied to a connection (or a
+ * datagram) with probability `toxicity`. `generation` tells rules apart so a
+ * connection rolls its toxicity once per rule.
+ *
+ * @internal
+ */
+export interface LinkRule {
+  readonly faults: Faults
+  readonly toxicity: number
+  readonly generation: number
+}
+
+/**
+ * Decides whether a link rule applies: once per connection for TCP, per
+ * datagram for UDP.
+ *
+ * @internal
+ */
+export type Roll = (rule: LinkRule) => boolean
+
+/** @internal */
+export const isWildcard = (host: string): boolean => host === "0.0.0.0" || host === "::"
+
+/**
+ * The canonical text of an IP literal, so that `::1` and `0:0:0:0:0:0:0:1`
+ * are one host.
+ *
+ * @internal
+ */
+export const canonical = (ip: string): string =>
+  familyOf(ip) === "IPv6" ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip
+
+const covers = (a: string, b: string): boolean =>
+  a === b || a === "::" || b === "::" ||
+  (a === "0.0.0.0" && familyOf(b) === "IPv4") || (b === "0.0.0.0" && familyOf(a) === "IPv4")
+
+/**
+ * A port space (one for TCP, one for UDP) with Linux's conflict rules:
+ * the same port on the same host, or on a wildcard covering it, is in use
+ * unless both sockets asked for address reuse.
+ *
+ * @internal
+ */
+export class Ports {
+  private readonly bound = new Map<number, Array<{ readonly host: string; readonly reuse: boolean }>>()
+  private readonly nextEphemeral = new Map<string, number>()
+
+  inUse(host: string, port: number, reuse: boolean): boolean {
+    return (this.bound.get(port) ?? []).some((b) => covers(b.host, host) && !(b.reuse && reuse))
+  }
+
+  /** Takes `port` (0 = the next free ephemeral port of `host`); `undefined` when in use. */
+  take(host: string, port: number, reuse: boolean): number | undefined {
+    const chosen = port === 0 ? this.ephemeral(host) : port
+    if (chosen === undefined || this.inUse(host, chosen, reuse)) return undefined
+    const entries = this.bound.get(chosen) ?? []
+    entries.push({ host, reuse })
+    this.bound.set(chosen, entries)
+    return chosen
+  }
+
+  release(host: string, port: number): void {
+    const entries = this.bound.get(port)
+    if (entries === undefined) return
+    const index = entries.findIndex((b) => b.host === host)
+    if (index >= 0) entries.splice(index, 1)
+    if (entries.length === 0) this.bound.delete(port)
+  }
+
+  // Ports are handed out per host in order from 49152 (the IANA dynamic
+  // range), wrapping, so a program's ports are the same on every run.
+  private ephemeral(host: string): number | undefined {
+    const first = 49152
+    const count = 65536 - first
+    const start = this.nextEphemeral.get(host) ?? first
+    for (let i = 0; i < count; i++) {
+      const port = first + ((start - first + i) % count)
+      if (!this.inUse(host, port, false)) {
+        this.nextEphemeral.set(host, port + 1 > 65535 ? first : port + 1)
+        return port
+      }
+    }
+    return undefined
+  }
+}
+
+/**
+ * Something that holds traffic in flight: a TCP pipe or the UDP fabric.
+ * `settle` delivers what has arrived by `now`; the simulation is lazy, so
+ * every observation (and every change of the links) settles first.
+ *
+ * @internal
+ */
+export interface Carrier {
+  settle(now: number): void
+  nextArrival(): number | undefined
+}
+
+/**
+ * A roll that decides once per rule and remembers: a connection is either
+ * hit by a link's faults or not, for as long as the rule stands.
+ *
+ * @internal
+ */
+export const rollOnce = (random: Random): Roll => {
+  const decided = new Map<number, boolean>()
+  return (rule) => {
+    const known = decided.get(rule.generation)
+    if (known !== undefined) return known
+    const hit = random.chance(rule.toxicity)
+    decided.set(rule.generation, hit)
+    return hit
+  }
+}
+
+const linkKey = (from: string, to: string) => `${from}>${to}`
+
+/**
+ * The state of the simulated network: links, faults, ports, the random
+ * source, and the registry of everything that carries traffic.
+ *
+ * @internal
+ */
+export class World {
+  readonly random: Random
+  readonly signal = new Signal()
+  readonly tcpPorts = new Ports()
+  readonly udpPorts = new Ports()
+  readonly carriers = new Set<Carrier>()
+  private globalFaults: Faults = {}
+  private globalShape: Fault.Shape = Fault.none
+  private readonly linkRules = new Map<string, LinkRule>()
+  private readonly partitioned = new Set<string>()
+  private readonly held = new Set<string>()
+  private readonly linkFreeAt = new Map<string, number>()
+  private generation = 0
+
+  constructor(seed: number, private readonly names: ReadonlyMap<string, ReadonlyArray<string>>) {
+    this.random = new Random(seed)
+  }
+
+  /** The IPs a host (literal or name) stands for; `undefined` when it does not resolve. */
+  resolve(host: string): ReadonlyArray<string> | undefined {
+    if (familyOf(host) !== undefined) return [canonical(host)]
+    const name = host.toLowerCase().replace(/\.$/, "")
+    return this.names.get(name) ?? (name === "localhost" ? ["127.0.0.1", "::1"] : undefined)
+  }
+
+  settleAll(now: number): void {
+    for (const carrier of this.carriers) carrier.settle(now)
+  }
+
+  setFaults(faults: Faults): void {
+    this.globalFaults = faults
+    this.globalShape = Fault.shape(faults)
+    this.signal.notify()
+  }
+
+  setLinkFaults(from: string, to: string, faults: Faults, toxicity: number): void {
+    this.linkRules.set(linkKey(from, to), { faults, toxicity, generation: ++this.generation })
+    this.signal.notify()
+  }
+
+  clearLinkFaults(from: string, to: string): void {
+    this.linkRules.delete(linkKey(from, to))
+    this.signal.notify()
+  }
+
+  /** The faults traffic from `from` to `to` meets now. */
+  faults(from: string, to: string, roll: Roll): Fault.Shape {
+    const rule = this.linkRules.get(linkKey(from, to))
+    return rule === undefined || !roll(rule)
+      ? this.globalShape
+      : Fault.shape(Fault.override(this.globalFaults, rule.faults))
+  }
+
+  partition(a: string, b: string, partitioned: boolean): void {
+    for (const key of [linkKey(a, b), linkKey(b, a)]) {
+      if (partitioned) this.partitioned.add(key)
+      else this.partitioned.delete(key)
+    }
+    this.signal.notify()
+  }
+
+  isPartitioned(from: string, to: string): boolean {
+    return this.partitioned.has(linkKey(from, to))
+  }
+
+  hold(from: string, to: string, held: boolean): void {
+    if (held) this.held.add(linkKey(from, to))
+    else this.held.delete(linkKey(from, to))
+    this.signal.notify()
+  }
+
+  isHeld(from: string, to: string): boolean {
+    return this.held.has(linkKey(from, to))
+  }
+
+  /**
+   * When `size` bytes sent now over `from → to` arrive: queued behind
+   * earlier traffic of the link at its bandwidth, then latency plus jitter.
+   */
+  arrival(from: string, to: string, size: number, now: number, faults: Fault.Shape): number {
+    let sent = now
+    if (Number.isFinite(faults.bandwidth)) {
+      const key = linkKey(from, to)
+      sent = Math.max(now, this.linkFreeAt.get(key) ?? now) + (size * 1000) / faults.bandwidth
+      this.linkFreeAt.set(key, sent)
+    }
+    // Arrivals fall on whole milliseconds, so that the Clock can hit them
+    // exactly (TestClock steps and sleeps are in milliseconds).
+    return Math.ceil(sent + faults.latency + (faults.jitter > 0 ? this.random.next() * faults.jitter : 0))
+  }
+}

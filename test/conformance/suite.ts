@@ -1,0 +1,609 @@
+/**
+ * One set of behaviour tests for every `Network` implementation. The same
+ * tests run unchanged on real loopback sockets (`NodeNetwork.layer`) and on
+ * the simulated network (`TestNetwork.layer()`): a difference between the
+ * two is a bug in one of them.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { WriteError } from "../../src/NetError.js"
+import type { Network, TcpConnection, UdpSocket } from "../../src/Network.js"
+import * as Tcp from "../../src/Tcp.js"
+import * as Udp from "../../src/Udp.js"
+
+const decoder = new TextDecoder()
+const text = (bytes: Uint8Array) => decoder.decode(bytes)
+
+/** Everything the peer sends until EOF, as text. */
+const readAll = (conn: TcpConnection) =>
+  conn.stream.pipe(
+    Stream.runCollect,
+    Effect.map((chunks) => Chunk.toReadonlyArray(chunks).map(text).join(""))
+  )
+
+/** Reads with `recv` until EOF. */
+const recvAll = (conn: TcpConnection) =>
+  Effect.gen(function*() {
+    let received = ""
+    for (let i = 0; i < 10_000; i++) {
+      const chunk = yield* conn.recv
+      if (Option.isNone(chunk)) return received
+      received += text(chunk.value)
+    }
+    return yield* Effect.dieMessage("recvAll: no EOF after 10000 chunks")
+  })
+
+const echo = (conn: TcpConnection) => conn.stream.pipe(Stream.run(conn.sink))
+
+/** Polls `check` (live time, bounded) until it holds: real sockets deliver asynchronously. */
+const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => boolean) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 200; i++) {
+      const value = yield* effect
+      if (check(value)) return value
+      yield* Effect.sleep("10 millis")
+    }
+    return yield* effect
+  })
+
+/** A UDP port that nobody is bound to (bound once, then closed). */
+const freeUdpPort = Effect.scoped(Effect.map(Udp.bind(), (socket) => socket.address.port))
+
+const payloads = (socket: UdpSocket, count: number) =>
+  Effect.forEach(Array.from({ length: count }), () => Effect.map(socket.recv, (d) => text(d.payload)))
+
+/**
+ * Registers the suite for `layer`. `afterEach` runs after every test's
+ * scope has closed, on the same network (TestNetwork checks that nothing
+ * is left open there).
+ */
+export const conformance = <R>(
+  name: string,
+  layer: Layer.Layer<Network | R>,
+  options?: { readonly afterEach?: Effect.Effect<void, never, Network | R> }
+) => {
+  const run = <A, E>(test: Effect.Effect<A, E, Network | R | Scope.Scope>) =>
+    Effect.scoped(test).pipe(Effect.zipLeft(options?.afterEach ?? Effect.void), Effect.provide(layer))
+
+  describe(`${name} conformance`, () => {
+    describe("TCP", () => {
+      it.live("echo through serve; listener defaults to 127.0.0.1 and an ephemeral port", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          expect(listener.address.host).toBe("127.0.0.1")
+          expect(listener.address.family).toBe("IPv4")
+          expect(listener.address.port).toBeGreaterThan(0)
+          yield* Effect.forkScoped(Tcp.serve(listener, echo))
+          const conn = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+          expect(conn.remoteAddress).toEqual(listener.address)
+          expect(conn.localAddress.host).toBe("127.0.0.1")
+          yield* conn.send("hello, ")
+          yield* conn.send(new TextEncoder().encode("world"))
+          yield* conn.endWrite
+          expect(yield* readAll(conn)).toBe("hello, world")
+        })))
+
+      it.live("the accepted side sees the connecting side's addresses", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+          const server = yield* listener.accept
+          expect(server.localAddress).toEqual(listener.address)
+          expect(server.remoteAddress).toEqual(client.localAddress)
+        })))
+
+      it.live("EOF is None, and recv keeps returning None", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+          yield* Effect.scoped(Effect.flatMap(listener.accept, (server) => Effect.zipRight(server.send("bye"), server.close)))
+          expect(yield* recvAll(client)).toBe("bye")
+          expect(yield* client.recv).toEqual(Option.none())
+          expect(yield* client.recv).toEqual(Option.none())
+          expect(Chunk.size(yield* Stream.runCollect(client.stream))).toBe(0)
+        })))
+
+      it.live("half-close: the peer sees EOF and can still send back", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+          const server = yield* listener.accept
+          yield* client.send("request")
+          yield* client.endWrite
+          yield* client.endWrite // idempotent
+          expect(yield* recvAll(server)).toBe("request")
+          yield* server.send("response")
+          yield* server.endWrite
+          expect(yield* recvAll(client)).toBe("response")
+          const error = yield* Effect.flip(client.send("more"))
+          expect(error._tag).toBe("WriteError")
+          expect(error.reason).toBe("Closed")
+        })))
+
+      it.live("after a local close: recv is None, send fails Closed, close is idempotent", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+          yield* listener.accept
+          yield* client.close
+          yield* client.close
+          expect(yield* client.recv).toEqual(Option.none())
+          const error = yield* Effect.flip(client.send("late"))
+          expect(error.reason).toBe("Closed")
+          const empty = yield* Effect.flip(client.send(""))
+          expect(empty.reason).toBe("Closed")
+        })))
+
+      it.live("an empty send is a no-op success on an open connection", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+          const server = yield* listener.accept
+          yield* client.send(new Uint8Array(0))
+          yield* client.send("x")
+          yield* client.endWrite
+          expect(yield* readAll(server)).toBe("x")
+        })))
+
+      it.live("connect to a port nobody listens on is ConnectionRefused", () =>
+        run(Effect.gen(function*() {
+          const port = yield* Effect.scoped(Effect.map(Tcp.listen(), (listener) => listener.address.port))
+          const error = yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port }))
+          expect(error._tag).toBe("ConnectError")
+          expect(error.reason).toBe("ConnectionRefused")
+        })))
+
+      it.live("listen on a port in use is AddressInUse; the port is free again once closed", () =>
+        run(Effect.gen(function*() {
+          const scope = yield* Scope.make()
+          const first = yield* Scope.extend(Tcp.listen(), scope)
+          const error = yield* Effect.flip(Tcp.listen({ port: first.address.port }))
+          expect(error._tag).toBe("BindError")
+          expect(error.reason).toBe("AddressInUse")
+          yield* Scope.close(scope, Exit.void)
+          const again = yield* Tcp.listen({ port: first.address.port })
+          expect(again.address.port).toBe(first.address.port)
+        })))
+
+      it.live("accept after the listener closed is AcceptError Closed; connections then fails", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Effect.scoped(Tcp.listen())
+          const error = yield* Effect.flip(Effect.scoped(listener.accept))
+          expect(error._tag).toBe("AcceptError")
+          expect(error.reason).toBe("Closed")
+          const streamError = yield* Effect.flip(Stream.runDrain(listener.connections))
+          expect(streamError.reason).toBe("Closed")
+        })))
+
+      it.live("connections nobody accepted end when the listener closes", () =>
+        run(Effect.gen(function*() {
+          const scope = yield* Scope.make()
+          const listener = yield* Scope.extend(Tcp.listen(), scope)
+          const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+          yield* Effect.sleep("20 millis")
+          yield* Scope.close(scope, Exit.void)
+          expect(yield* recvAll(client)).toBe("")
+        })))
+
+      it.live("closing with unread data resets the connection: the peer's reads fail ConnectionReset", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+          const server = yield* listener.accept
+          yield* client.send("never read")
+          // Give the bytes time to reach the server's receive buffer.
+          yield* Effect.sleep("50 millis")
+          yield* server.close
+          const error = yield* Effect.flip(recvAll(client))
+          expect(error._tag).toBe("ReadError")
+          expect(error.reason).toBe("ConnectionReset")
+          const again = yield* Effect.flip(client.recv)
+          expect(again.reason).toBe("ConnectionReset")
+          const write = yield* Effect.flip(client.send("after reset"))
+          expect(["ConnectionReset", "BrokenPipe"]).toContain(write.reason)
+        })))
+
+      it.live("a reset that finds received bytes unread: they are read, then EOF; sends fail", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+          const server = yield* listener.accept
+          yield* client.send("to server")
+          yield* server.send("to client")
+          yield* Effect.sleep("50 millis")
+          yield* client.close // unread "to client": a reset
+          yield* Effect.sleep("50 millis")
+          expect(yield* recvAll(server)).toBe("to server")
+          let failure: WriteError | undefined
+          for (let i = 0; i < 50 && failure === undefined; i++) {
+            const result = yield* Effect.either(server.send("x"))
+            if (Either.isLeft(result)) failure = result.left
+            else yield* Effect.sleep("10 millis")
+          }
+          expect(["ConnectionReset", "BrokenPipe"]).toContain(failure?.reason)
+        })))
+
+      it.live("closing after a read, with bytes left unread, ends the connection (EOF for the peer)", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+          const server = yield* listener.accept
+          yield* client.send("first")
+          expect(Option.map(yield* server.recv, text)).toEqual(Option.some("first"))
+          yield* client.send("second")
+          yield* Effect.sleep("50 millis")
+          yield* server.close
+          expect(yield* recvAll(client)).toBe("")
+        })))
+
+      it.live("data sent to a closed peer resets the connection; reads stay at EOF", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+          const server = yield* listener.accept
+          yield* client.close
+          expect(yield* server.recv).toEqual(Option.none())
+          // The closed side answers data with a reset, which a later send
+          // (or endWrite) reports.
+          let failure: WriteError | undefined
+          for (let i = 0; i < 50 && failure === undefined; i++) {
+            const result = yield* Effect.either(server.send("into the void"))
+            if (Either.isLeft(result)) failure = result.left
+            else yield* Effect.sleep("10 millis")
+          }
+          failure ??= yield* Effect.flip(server.endWrite)
+          expect(["ConnectionReset", "BrokenPipe"]).toContain(failure.reason)
+          expect(yield* server.recv).toEqual(Option.none())
+        })))
+
+      it.live("endWrite after close fails Closed", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+          yield* listener.accept
+          yield* client.close
+          const error = yield* Effect.flip(client.endWrite)
+          expect([error._tag, error.reason]).toEqual(["WriteError", "Closed"])
+        })))
+
+      it.live("a megabyte echoes back intact", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          yield* Effect.forkScoped(Tcp.serve(listener, echo))
+          const conn = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+          const data = Uint8Array.from({ length: 1024 * 1024 }, (_, i) => (i * 31) % 251)
+          const writer = yield* Effect.fork(Effect.zipRight(conn.send(data), conn.endWrite))
+          const received = yield* conn.stream.pipe(
+            Stream.runFold([] as Array<Uint8Array>, (acc, chunk) => [...acc, chunk])
+          )
+          yield* Fiber.join(writer)
+          const total = Buffer.concat(received)
+          expect(total.length).toBe(data.length)
+          expect(total.equals(Buffer.from(data))).toBe(true)
+        })))
+
+      it.live("hosts are loopback addresses: listen on 127.0.0.2, connect from 127.0.0.3", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen({ host: "127.0.0.2" })
+          expect(listener.address.host).toBe("127.0.0.2")
+          const client = yield* Tcp.connect({ host: "127.0.0.2", port: listener.address.port, localAddress: "127.0.0.3" })
+          const server = yield* listener.accept
+          expect(client.localAddress.host).toBe("127.0.0.3")
+          expect(server.remoteAddress).toEqual(client.localAddress)
+          const refused = yield* Effect.flip(Tcp.connect({ host: "127.0.0.4", port: listener.address.port }))
+          expect(refused.reason).toBe("ConnectionRefused")
+        })))
+
+      it.live("the connections stream yields each connection in order", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const clients = yield* Effect.forEach([0, 1, 2], () => Tcp.connect({ host: "127.0.0.1", port: listener.address.port }))
+          const accepted = yield* listener.connections.pipe(Stream.take(3), Stream.runCollect)
+          expect(Chunk.toReadonlyArray(accepted).map((c) => c.remoteAddress.port).sort()).toEqual(
+            clients.map((c) => c.localAddress.port).sort()
+          )
+        })))
+
+      it.live("idleTimeout fails a read that waits too long with TimedOut", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port, idleTimeout: "30 millis" })
+          yield* listener.accept
+          const error = yield* Effect.flip(client.recv)
+          expect([error._tag, error.reason]).toEqual(["ReadError", "TimedOut"])
+        })))
+
+      it.live("serve runs handlers concurrently, at most `concurrency` at once", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const active = yield* Ref.make(0)
+          const peak = yield* Ref.make(0)
+          yield* Effect.forkScoped(Tcp.serve(listener, (conn) =>
+            Effect.acquireUseRelease(
+              Ref.updateAndGet(active, (n) => n + 1).pipe(Effect.tap((n) => Ref.update(peak, (p) => Math.max(p, n)))),
+              () => Effect.zipRight(Effect.sleep("20 millis"), echo(conn)),
+              () => Ref.update(active, (n) => n - 1)
+            ), { concurrency: 2 }))
+          const replies = yield* Effect.forEach(
+            Array.from({ length: 5 }, (_, i) => i),
+            (i) =>
+              Effect.scoped(Effect.gen(function*() {
+                const conn = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+                yield* conn.send(`client ${i}`)
+                yield* conn.endWrite
+                return yield* readAll(conn)
+              })),
+            { concurrency: "unbounded" }
+          )
+          expect(replies).toEqual([0, 1, 2, 3, 4].map((i) => `client ${i}`))
+          expect(yield* Ref.get(peak)).toBe(2)
+        })))
+
+      it.live("a sender whose peer never reads ends up waiting in send", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port, closeTimeout: "10 millis" })
+          yield* listener.accept
+          const chunk = new Uint8Array(64 * 1024)
+          let blocked = false
+          // Loopback kernel buffers hold a few MiB; 64 MiB is far beyond.
+          for (let i = 0; i < 1024 && !blocked; i++) {
+            blocked = Option.isNone(yield* Effect.timeoutOption(client.send(chunk), "200 millis"))
+          }
+          expect(blocked).toBe(true)
+        })))
+
+      it.live("idleTimeout fails a send that the peer never drains with WriteError TimedOut", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const client = yield* Tcp.connect({
+            host: "127.0.0.1",
+            port: listener.address.port,
+            idleTimeout: "100 millis",
+            closeTimeout: "10 millis"
+          })
+          yield* listener.accept
+          const chunk = new Uint8Array(64 * 1024)
+          let failure: WriteError | undefined
+          for (let i = 0; i < 1024 && failure === undefined; i++) {
+            const result = yield* Effect.either(client.send(chunk))
+            if (Either.isLeft(result)) failure = result.left
+          }
+          expect([failure?._tag, failure?.reason]).toEqual(["WriteError", "TimedOut"])
+        })))
+
+      it.live("interruption closes everything: the ports can be bound again", () =>
+        run(Effect.gen(function*() {
+          const ready = yield* Effect.makeSemaphore(0)
+          let port = 0
+          const fiber = yield* Effect.fork(Effect.scoped(Effect.gen(function*() {
+            const listener = yield* Tcp.listen()
+            port = listener.address.port
+            yield* Effect.forkScoped(Tcp.serve(listener, (conn) => conn.recv))
+            const conn = yield* Tcp.connect({ host: "127.0.0.1", port })
+            yield* ready.release(1)
+            yield* conn.recv
+          })))
+          yield* ready.take(1)
+          yield* Fiber.interrupt(fiber)
+          const again = yield* Tcp.listen({ port })
+          expect(again.address.port).toBe(port)
+        })))
+
+      it.live("IPv6 loopback", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen({ host: "::1" })
+          expect(listener.address.family).toBe("IPv6")
+          expect(listener.address.host).toBe("::1")
+          yield* Effect.forkScoped(Tcp.serve(listener, echo))
+          const conn = yield* Tcp.connect({ host: "::1", port: listener.address.port })
+          expect(conn.localAddress.family).toBe("IPv6")
+          yield* conn.send("six")
+          yield* conn.endWrite
+          expect(yield* readAll(conn)).toBe("six")
+        })))
+
+      it.live("bad ports and hosts are AddressErrors; unknown names are HostNotFound", () =>
+        run(Effect.gen(function*() {
+          const badPort = yield* Effect.flip(Tcp.listen({ port: 70000 }))
+          expect([badPort._tag, badPort.reason]).toEqual(["AddressError", "InvalidPort"])
+          const badHost = yield* Effect.flip(Tcp.listen({ host: "not a host!" }))
+          expect([badHost._tag, badHost.reason]).toEqual(["AddressError", "InvalidHost"])
+          const portZero = yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port: 0 }))
+          expect([portZero._tag, portZero.reason]).toEqual(["AddressError", "InvalidPort"])
+          const emptyHost = yield* Effect.flip(Tcp.connect({ host: "", port: 80 }))
+          expect([emptyHost._tag, emptyHost.reason]).toEqual(["AddressError", "InvalidHost"])
+          const listenName = yield* Effect.flip(Tcp.listen({ host: "no-such-host.invalid" }))
+          expect([listenName._tag, listenName.reason]).toEqual(["AddressError", "HostNotFound"])
+          const connectName = yield* Effect.flip(Tcp.connect({ host: "no-such-host.invalid", port: 80 }))
+          expect([connectName._tag, connectName.reason]).toEqual(["ConnectError", "HostNotFound"])
+        })))
+    })
+
+    it.live("out-of-range options are typed InvalidArgument errors", () =>
+      run(Effect.gen(function*() {
+        const backlog = yield* Effect.flip(Tcp.listen({ backlog: 0 }))
+        expect([backlog._tag, backlog.reason]).toEqual(["BindError", "InvalidArgument"])
+        const timeout = yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port: 9, timeout: -1 }))
+        expect([timeout._tag, timeout.reason]).toEqual(["ConnectError", "InvalidArgument"])
+        const idle = yield* Effect.flip(Tcp.listen({ idleTimeout: "soon" as never }))
+        expect([idle._tag, idle.reason]).toEqual(["BindError", "InvalidArgument"])
+        const buffer = yield* Effect.flip(Udp.bind({ receiveBufferSize: 0 }))
+        expect([buffer._tag, buffer.reason]).toEqual(["BindError", "InvalidArgument"])
+        const ttl = yield* Effect.flip(Udp.bind({ ttl: 300 }))
+        expect([ttl._tag, ttl.reason]).toEqual(["BindError", "InvalidArgument"])
+      })))
+
+    describe("UDP", () => {
+      it.live("round trip: from is the sender's address", () =>
+        run(Effect.gen(function*() {
+          const a = yield* Udp.bind()
+          const b = yield* Udp.bind()
+          expect(a.address.host).toBe("127.0.0.1")
+          expect(a.address.port).toBeGreaterThan(0)
+          yield* a.send("ping", b.address)
+          const request = yield* b.recv
+          expect(text(request.payload)).toBe("ping")
+          expect(request.from).toEqual(a.address)
+          yield* b.send("pong", request.from)
+          const reply = yield* a.recv
+          expect(text(reply.payload)).toBe("pong")
+          expect(reply.from).toEqual(b.address)
+        })))
+
+      it.live("one send is one datagram: boundaries kept, empty datagrams included", () =>
+        run(Effect.gen(function*() {
+          const a = yield* Udp.bind()
+          const b = yield* Udp.bind()
+          const sizes = [0, 1, 1000, 0, 65_507]
+          yield* Effect.forEach(sizes, (size) => a.send(new Uint8Array(size).fill(7), b.address))
+          const received = yield* Effect.forEach(sizes, () => Effect.map(b.recv, (d) => d.payload.length))
+          expect(received).toEqual(sizes)
+        })))
+
+      it.live("over 65,507 bytes (IPv4) / 65,527 (IPv6) is MessageTooLarge", () =>
+        run(Effect.gen(function*() {
+          const a = yield* Udp.bind()
+          const error = yield* Effect.flip(a.send(new Uint8Array(65_508), a.address))
+          expect([error._tag, error.reason]).toEqual(["SendError", "MessageTooLarge"])
+          const six = yield* Udp.bind({ family: "IPv6" })
+          expect(six.address.host).toBe("::1")
+          yield* six.send(new Uint8Array(65_527), six.address)
+          expect((yield* six.recv).payload.length).toBe(65_527)
+          const tooBig = yield* Effect.flip(six.send(new Uint8Array(65_528), six.address))
+          expect(tooBig.reason).toBe("MessageTooLarge")
+        })))
+
+      it.live("a full receive buffer drops the newest (default) and counts it", () =>
+        run(Effect.gen(function*() {
+          const sender = yield* Udp.bind()
+          const receiver = yield* Udp.bind({ receiveBufferSize: 4 })
+          yield* Effect.forEach(Array.from({ length: 10 }, (_, i) => String(i)), (p) => sender.send(p, receiver.address))
+          expect(yield* eventually(receiver.dropped, (n) => n === 6)).toBe(6)
+          expect(yield* payloads(receiver, 4)).toEqual(["0", "1", "2", "3"])
+        })))
+
+      it.live("dropOldest keeps the newest datagrams", () =>
+        run(Effect.gen(function*() {
+          const sender = yield* Udp.bind()
+          const receiver = yield* Udp.bind({ receiveBufferSize: 4, overflow: "dropOldest" })
+          yield* Effect.forEach(Array.from({ length: 10 }, (_, i) => String(i)), (p) => sender.send(p, receiver.address))
+          expect(yield* eventually(receiver.dropped, (n) => n === 6)).toBe(6)
+          expect(yield* payloads(receiver, 4)).toEqual(["6", "7", "8", "9"])
+        })))
+
+      it.live("bind on a port in use is AddressInUse", () =>
+        run(Effect.gen(function*() {
+          const a = yield* Udp.bind()
+          const error = yield* Effect.flip(Udp.bind({ port: a.address.port }))
+          expect([error._tag, error.reason]).toEqual(["BindError", "AddressInUse"])
+        })))
+
+      it.live("after close: send and recv fail Closed, datagrams ends", () =>
+        run(Effect.gen(function*() {
+          const a = yield* Udp.bind()
+          const collecting = yield* Effect.fork(Stream.runCollect(a.datagrams))
+          const waiting = yield* Effect.fork(Effect.flip(a.recv))
+          yield* Effect.sleep("20 millis")
+          yield* a.close
+          yield* a.close
+          expect(Chunk.size(yield* Fiber.join(collecting))).toBe(0)
+          expect((yield* Fiber.join(waiting)).reason).toBe("Closed")
+          const send = yield* Effect.flip(a.send("x", { host: "127.0.0.1", port: 9 }))
+          expect([send._tag, send.reason]).toEqual(["SendError", "Closed"])
+          const recv = yield* Effect.flip(a.recv)
+          expect([recv._tag, recv.reason]).toEqual(["ReceiveError", "Closed"])
+        })))
+
+      it.live("a connected socket hears only its peer", () =>
+        run(Effect.gen(function*() {
+          const server = yield* Udp.bind()
+          const stranger = yield* Udp.bind()
+          const client = yield* Udp.connect({ host: "127.0.0.1", port: server.address.port })
+          yield* stranger.send("noise", client.address)
+          yield* server.send("signal", client.address)
+          const datagram = yield* client.recv
+          expect(text(datagram.payload)).toBe("signal")
+          expect(datagram.from).toEqual(server.address)
+          expect(yield* Effect.timeoutOption(client.recv, "50 millis")).toEqual(Option.none())
+          yield* client.send("hello")
+          const request = yield* server.recv
+          expect(text(request.payload)).toBe("hello")
+          expect(request.from).toEqual(client.address)
+        })))
+
+      it.live("a connected socket may name its peer in send, nobody else", () =>
+        run(Effect.gen(function*() {
+          const server = yield* Udp.bind()
+          const client = yield* Udp.connect({ host: "127.0.0.1", port: server.address.port })
+          yield* client.send("named", server.address)
+          expect(text((yield* server.recv).payload)).toBe("named")
+          const other = yield* Effect.flip(client.send("x", { host: "127.0.0.1", port: server.address.port + 1 }))
+          expect(other.reason).toBe("InvalidAddress")
+        })))
+
+      it.live("UDP hosts are loopback addresses: bind on 127.0.0.2", () =>
+        run(Effect.gen(function*() {
+          const a = yield* Udp.bind({ host: "127.0.0.2" })
+          const b = yield* Udp.bind({ host: "127.0.0.3" })
+          expect(a.address.host).toBe("127.0.0.2")
+          yield* a.send("hi", b.address)
+          expect((yield* b.recv).from).toEqual(a.address)
+        })))
+
+      it.live("a datagram to a port nobody bound is lost silently (unconnected) or refused (connected)", () =>
+        run(Effect.gen(function*() {
+          const port = yield* freeUdpPort
+          const unconnected = yield* Udp.bind()
+          yield* unconnected.send("lost", { host: "127.0.0.1", port })
+          expect(yield* Effect.timeoutOption(unconnected.recv, "50 millis")).toEqual(Option.none())
+          const connected = yield* Udp.connect({ host: "127.0.0.1", port })
+          yield* connected.send("refused")
+          const error = yield* Effect.flip(connected.recv)
+          expect([error._tag, error.reason]).toEqual(["ReceiveError", "ConnectionRefused"])
+        })))
+
+      it.live("bad destinations are InvalidAddress; unknown names HostNotFound", () =>
+        run(Effect.gen(function*() {
+          const a = yield* Udp.bind()
+          const noDestination = yield* Effect.flip(a.send("x"))
+          expect([noDestination._tag, noDestination.reason]).toEqual(["SendError", "InvalidAddress"])
+          const portZero = yield* Effect.flip(a.send("x", { host: "127.0.0.1", port: 0 }))
+          expect(portZero.reason).toBe("InvalidAddress")
+          const wrongFamily = yield* Effect.flip(a.send("x", { host: "::1", port: 9 }))
+          expect(wrongFamily.reason).toBe("InvalidAddress")
+          const name = yield* Effect.flip(a.send("x", { host: "no-such-host.invalid", port: 9 }))
+          expect(name.reason).toBe("HostNotFound")
+          const badPort = yield* Effect.flip(Udp.bind({ port: -1 }))
+          expect([badPort._tag, badPort.reason]).toEqual(["AddressError", "InvalidPort"])
+          const connectName = yield* Effect.flip(Udp.connect({ host: "no-such-host.invalid", port: 9 }))
+          expect([connectName._tag, connectName.reason]).toEqual(["ConnectError", "HostNotFound"])
+        })))
+
+      it.live("interruption closes the socket: the port can be bound again", () =>
+        run(Effect.gen(function*() {
+          const ready = yield* Effect.makeSemaphore(0)
+          let port = 0
+          const fiber = yield* Effect.fork(Effect.scoped(Effect.gen(function*() {
+            const socket = yield* Udp.bind()
+            port = socket.address.port
+            yield* ready.release(1)
+            yield* Stream.runDrain(socket.datagrams)
+          })))
+          yield* ready.take(1)
+          yield* Fiber.interrupt(fiber)
+          const again = yield* Udp.bind({ port })
+          expect(again.address.port).toBe(port)
+        })))
+    })
+  })
+}

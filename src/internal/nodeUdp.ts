@@ -27,8 +27,7 @@ import type { SocketAddress } from "../Address.js"
 import { AddressError, BindError, ConnectError, fromCause, MulticastError, ReceiveError, SendError } from "../NetError.js"
 import type { Datagram, UdpBindOptions, UdpConnectOptions, UdpSocket } from "../Network.js"
 import { maxPayload } from "../Udp.js"
-
-const defaultReceiveBufferSize = 1024
+import { validateUdpBindOptions } from "./udpOptions.js"
 
 type Overflow = "dropNewest" | "dropOldest"
 
@@ -409,12 +408,6 @@ const isMulticastGroup = (group: string, family: Address.Family): boolean => {
   return first >= 224 && first <= 239
 }
 
-const checkOption = (valid: boolean, message: string): Effect.Effect<void, BindError> =>
-  valid ? Effect.void : Effect.fail(new BindError({ reason: "InvalidArgument", message }))
-
-const isIntegerIn = (value: unknown, min: number, max: number): boolean =>
-  Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max
-
 /**
  * Resolves a host name; IP literals pass as they are. With no family given,
  * an IPv4 address is preferred, as for `bind`.
@@ -444,28 +437,7 @@ const resolveSettings = (
   familyHint: Address.Family | undefined
 ): Effect.Effect<Settings, BindError | AddressError> =>
   Effect.gen(function*() {
-    const capacity = options.receiveBufferSize ?? defaultReceiveBufferSize
-    const overflow = options.overflow ?? "dropNewest"
-    yield* checkOption(
-      isIntegerIn(capacity, 1, Number.MAX_SAFE_INTEGER),
-      `Udp: receiveBufferSize ${String(capacity)} is not a positive integer`
-    )
-    yield* checkOption(
-      overflow === "dropNewest" || overflow === "dropOldest",
-      `Udp: overflow ${String(overflow)} is not "dropNewest" or "dropOldest"`
-    )
-    yield* checkOption(
-      options.ttl === undefined || isIntegerIn(options.ttl, 1, 255),
-      `Udp: ttl ${String(options.ttl)} is not an integer in 1..255`
-    )
-    yield* checkOption(
-      options.family === undefined || options.family === "IPv4" || options.family === "IPv6",
-      `Udp: family ${String(options.family)} is not "IPv4" or "IPv6"`
-    )
-    const port = yield* Address.validatePort(options.port ?? 0)
-    const requested = options.host === undefined ? undefined : yield* Address.validateHost(options.host)
-    const family = options.family ?? familyHint ?? (requested === undefined ? undefined : Address.familyOf(requested)) ??
-      "IPv4"
+    const { capacity, family, overflow, port, requested } = yield* validateUdpBindOptions(options, familyHint)
     const host = requested === undefined
       ? (family === "IPv6" ? "::1" : "127.0.0.1")
       : yield* lookup(

@@ -11,6 +11,7 @@ import { AddressError, BindError, ConnectError, MulticastError, ReceiveError, Se
 import type { Datagram, UdpBindOptions, UdpConnectOptions, UdpSocket } from "../../Network.js"
 import type { Packet, UdpSocketInfo } from "../../TestNetwork.js"
 import { maxPayload } from "../../Udp.js"
+import { validateUdpBindOptions } from "../udpOptions.js"
 import type { Carrier, World } from "./world.js"
 import { canonical, isWildcard } from "./world.js"
 
@@ -209,12 +210,6 @@ const closeSocket = (fabric: UdpFabric, socket: Socket): Effect.Effect<void> =>
     fabric.world.signal.notify()
   })
 
-const checkOption = (valid: boolean, message: string): Effect.Effect<void, BindError> =>
-  valid ? Effect.void : Effect.fail(new BindError({ reason: "InvalidArgument", message }))
-
-const isIntegerIn = (value: unknown, min: number, max: number): boolean =>
-  Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max
-
 const open = (
   fabric: UdpFabric,
   options: UdpBindOptions,
@@ -222,27 +217,7 @@ const open = (
   peer: SocketAddress | undefined
 ): Effect.Effect<Socket, BindError | AddressError, Scope.Scope> =>
   Effect.gen(function*() {
-    const capacity = options.receiveBufferSize ?? 1024
-    const overflow = options.overflow ?? "dropNewest"
-    yield* checkOption(
-      isIntegerIn(capacity, 1, Number.MAX_SAFE_INTEGER),
-      `Udp: receiveBufferSize ${String(capacity)} is not a positive integer`
-    )
-    yield* checkOption(
-      overflow === "dropNewest" || overflow === "dropOldest",
-      `Udp: overflow ${String(overflow)} is not "dropNewest" or "dropOldest"`
-    )
-    yield* checkOption(
-      options.ttl === undefined || isIntegerIn(options.ttl, 1, 255),
-      `Udp: ttl ${String(options.ttl)} is not an integer in 1..255`
-    )
-    yield* checkOption(
-      options.family === undefined || options.family === "IPv4" || options.family === "IPv6",
-      `Udp: family ${String(options.family)} is not "IPv4" or "IPv6"`
-    )
-    const port = yield* validatePort(options.port ?? 0)
-    const requested = options.host === undefined ? undefined : yield* validateHost(options.host)
-    const family = options.family ?? familyHint ?? (requested === undefined ? undefined : familyOf(requested)) ?? "IPv4"
+    const { capacity, family, overflow, port, requested } = yield* validateUdpBindOptions(options, familyHint)
     const ips = requested === undefined ? [loopback(family)] : fabric.world.resolve(requested)
     if (ips === undefined) {
       const where = format({ host: requested ?? "", port })

@@ -6,20 +6,10 @@ import { chatServer } from "../scratchpad/chat/server.js"
 import * as Framing from "../src/Framing.js"
 import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Tcp from "../src/Tcp.js"
+import { concatBytes } from "./utils/bytes.js"
 import { checkNoSocketLeaks } from "./utils/handles.js"
 
 checkNoSocketLeaks()
-
-const encodeAll = <A>(framing: Framing.Framing<A>, messages: ReadonlyArray<A>): Uint8Array => {
-  const parts = messages.map(framing.encode)
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0))
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
-}
 
 /**
  * A listener, a connection to it and the accepted side of that connection,
@@ -39,7 +29,7 @@ describe("Framing over real TCP", () => {
       const { client, server } = yield* connectedPair
       const framing = Framing.lines()
       const messages = Array.from({ length: 2000 }, (_, i) => `message ${i} ${"é".repeat(i % 7)}`)
-      const data = encodeAll(framing, messages)
+      const data = concatBytes(messages.map(framing.encode))
       // 7-byte pieces split lines and multi-byte characters across sends.
       for (let offset = 0; offset < data.length; offset += 7) yield* client.send(data.subarray(offset, offset + 7))
       yield* client.endWrite

@@ -2,19 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Effect, Either, Exit, FastCheck as fc, ParseResult, Schema, Stream } from "effect"
 import * as Framing from "../src/Framing.js"
 import { FrameError } from "../src/NetError.js"
+import { concatBytes } from "./utils/bytes.js"
 
 const utf8 = new TextEncoder()
 const bytes = (text: string): Uint8Array => utf8.encode(text)
-
-const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0))
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.length
-  }
-  return out
-}
 
 /** Cuts `data` into pieces whose sizes cycle through `sizes` (each at least 1). */
 const cut = (data: Uint8Array, sizes: ReadonlyArray<number>): Array<Uint8Array> => {
@@ -132,7 +123,7 @@ describe("Framing round trip (property)", () => {
     ({ messages, perChunk, sizes }) =>
       Effect.gen(function*() {
         const framing = Framing.lines()
-        const encoded = concat(messages.map(framing.encode))
+        const encoded = concatBytes(messages.map(framing.encode))
         expect(yield* decodeAll(framing, cut(encoded, sizes), perChunk)).toEqual({ messages })
       }),
     propOptions
@@ -149,7 +140,7 @@ describe("Framing round trip (property)", () => {
     ({ lengthBytes, messages, perChunk, sizes }) =>
       Effect.gen(function*() {
         const framing = Framing.lengthPrefixed({ lengthBytes })
-        const encoded = concat(messages.map(framing.encode))
+        const encoded = concatBytes(messages.map(framing.encode))
         expect(yield* decodeAll(framing, cut(encoded, sizes), perChunk)).toEqual({ messages })
       }),
     propOptions
@@ -174,7 +165,7 @@ describe("Framing round trip (property)", () => {
             return []
           }
         })
-        const encoded = concat(encodable.map(({ encoded }) => encoded))
+        const encoded = concatBytes(encodable.map(({ encoded }) => encoded))
         expect(yield* decodeAll(framing, cut(encoded, sizes), perChunk)).toEqual({
           messages: encodable.map(({ message }) => message)
         })
@@ -195,7 +186,7 @@ describe("Framing round trip (property)", () => {
     ({ sizes, values }) =>
       Effect.gen(function*() {
         const framing = Framing.schema(Message)
-        const encoded = concat(values.map(framing.encode))
+        const encoded = concatBytes(values.map(framing.encode))
         expect(yield* decodeAll(framing, cut(encoded, sizes))).toEqual({ messages: values })
       }),
     propOptions
@@ -381,7 +372,7 @@ describe("Framing.lines", () => {
   it.effect("decodes 64 KiB of lines in 1-byte chunks", () =>
     Effect.gen(function*() {
       const messages = Array.from({ length: 4096 }, (_, i) => `line ${i}`.padEnd(15, "."))
-      const data = concat(messages.map(framing.encode))
+      const data = concatBytes(messages.map(framing.encode))
       expect(yield* decodeAll(framing, cut(data, [1]), 4096)).toEqual({ messages })
       // And one byte per stream chunk, which is a read per byte.
       expect(yield* decodeAll(framing, cut(data.subarray(0, 8192), [1]), 1)).toEqual({
@@ -427,7 +418,7 @@ describe("Framing.lengthPrefixed", () => {
     Effect.gen(function*() {
       const framing = Framing.lengthPrefixed({ lengthBytes: 2 })
       const messages = [new Uint8Array(0), new Uint8Array([1]), new Uint8Array(0)]
-      const data = concat(messages.map(framing.encode))
+      const data = concatBytes(messages.map(framing.encode))
       const expected = { messages }
       expect(yield* decodeAll(framing, [data])).toEqual(expected)
       expect(yield* decodeAll(framing, cut(data, [2]))).toEqual(expected)
@@ -478,7 +469,7 @@ describe("Framing.lengthPrefixed", () => {
       expect(decoded?.length).toBe(size)
       expect(Buffer.compare(decoded!, payload)).toBe(0)
       const small = Array.from({ length: 1000 }, (_, i) => new Uint8Array(i % 50).fill(i % 256))
-      expect(yield* decodeAll(framing, cut(concat(small.map(framing.encode)), [1]), 4096)).toEqual({ messages: small })
+      expect(yield* decodeAll(framing, cut(concatBytes(small.map(framing.encode)), [1]), 4096)).toEqual({ messages: small })
     }))
 })
 

@@ -172,20 +172,6 @@ describe("TcpConnection", () => {
       expect(Chunk.size(yield* Stream.runCollect(server.stream))).toBe(0)
     })))
 
-  it.live("half-closes: the server reads to EOF and still replies", () =>
-    live(Effect.gen(function*() {
-      const listener = yield* Tcp.listen()
-      const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
-      const server = yield* listener.accept
-      yield* client.send("request")
-      yield* client.endWrite
-      yield* client.endWrite // idempotent
-      expect(yield* readAllText(server)).toBe("request")
-      yield* server.send("reply after your FIN")
-      yield* server.endWrite
-      expect(yield* readAllText(client)).toBe("reply after your FIN")
-    })))
-
   it.live("fails writes after endWrite and after close with WriteError Closed", () =>
     live(Effect.gen(function*() {
       const listener = yield* Tcp.listen()

@@ -69,6 +69,8 @@ export interface Faults {
   readonly stall?: boolean | undefined
   /** Bytes per second a link carries; traffic queues behind earlier traffic. */
   readonly bandwidth?: number | undefined
+  /** TCP: a FIN arrives this much later than the data before it (toxiproxy's slow_close). */
+  readonly slowClose?: Duration.DurationInput | undefined
 }
 
 /**

@@ -115,6 +115,20 @@ describe("TestNetwork", () => {
         expect(Chunk.toReadonlyArray(chunks)).toEqual([["012", "345", "678", "9"]])
       })))
 
+    it.effect("slowClose delays the FIN, not the data before it", () =>
+      simulated(Effect.gen(function*() {
+        const { client, server } = yield* pair()
+        yield* TestNetwork.setFaults({ slowClose: "5 seconds" })
+        yield* client.send("last")
+        yield* client.endWrite
+        expect(Option.map(yield* server.recv, text)).toEqual(Option.some("last"))
+        const eof = yield* Effect.fork(server.recv)
+        yield* TestClock.adjust("4 seconds")
+        expect(yield* isDone(eof)).toBe(false)
+        yield* TestClock.adjust("1 second")
+        expect(yield* Fiber.join(eof)).toEqual(Option.none())
+      })))
+
     it.effect("resetAfterBytes delivers that many bytes, then both sides see ConnectionReset", () =>
       simulated(Effect.gen(function*() {
         const { client, server } = yield* pair()

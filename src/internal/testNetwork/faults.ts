@@ -19,6 +19,7 @@ export interface Shape {
   readonly refuse: boolean
   readonly stall: boolean
   readonly bandwidth: number
+  readonly slowClose: number
 }
 
 /** @internal */
@@ -32,7 +33,8 @@ export const none: Shape = {
   resetAfterBytes: Infinity,
   refuse: false,
   stall: false,
-  bandwidth: Infinity
+  bandwidth: Infinity,
+  slowClose: 0
 }
 
 const millis = (input: Duration.DurationInput | undefined): number =>
@@ -49,7 +51,8 @@ export const shape = (faults: Faults): Shape => ({
   resetAfterBytes: faults.resetAfterBytes ?? Infinity,
   refuse: faults.refuse ?? false,
   stall: faults.stall ?? false,
-  bandwidth: faults.bandwidth ?? Infinity
+  bandwidth: faults.bandwidth ?? Infinity,
+  slowClose: millis(faults.slowClose)
 })
 
 /**
@@ -81,6 +84,7 @@ const isNonNegativeDuration = (d: Duration.DurationInput | undefined) => {
 export const invalid = (faults: Faults): string | undefined => {
   if (!isNonNegativeDuration(faults.latency)) return `latency ${String(faults.latency)} is not a finite duration`
   if (!isNonNegativeDuration(faults.jitter)) return `jitter ${String(faults.jitter)} is not a finite duration`
+  if (!isNonNegativeDuration(faults.slowClose)) return `slowClose ${String(faults.slowClose)} is not a finite duration`
   for (const key of ["drop", "duplicate", "reorder"] as const) {
     if (!isProbability(faults[key])) return `${key} ${faults[key]} is not a probability in 0..1`
   }
@@ -116,7 +120,8 @@ export const arbitrary = (options?: ArbitraryOptions): FastCheck.Arbitrary<Fault
     resetAfterBytes: FastCheck.integer({ min: 0, max: 4096 }),
     refuse: FastCheck.boolean(),
     stall: FastCheck.boolean(),
-    bandwidth: FastCheck.integer({ min: 1_000, max: 10_000_000 })
+    bandwidth: FastCheck.integer({ min: 1_000, max: 10_000_000 }),
+    slowClose: FastCheck.integer({ min: 0, max: maxLatency }).map(Duration.millis)
   }
   const excluded = new Set<string>(options?.exclude ?? [])
   const kept = Object.fromEntries(Object.entries(fields).filter(([key]) => !excluded.has(key)))

@@ -104,7 +104,8 @@ class Pipe implements Carrier {
   }
 
   fin(now: number): void {
-    this.push({ kind: "fin", arrival: this.arrivalOf(0, now, this.faults()) })
+    const faults = this.faults()
+    this.push({ kind: "fin", arrival: this.arrivalOf(0, now, faults) + faults.slowClose })
   }
 
   rst(now: number, injected: boolean): void {

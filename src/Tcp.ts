@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { Effect } from "effect"
+ * import { Effect, Stream } from "effect"
  * import { NodeNetwork, Tcp } from "effect-net"
  *
  * const echo = Effect.gen(function*() {

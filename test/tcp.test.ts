@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Deferred, Duration, Effect, Exit, Fiber, Option, Ref, Stream } from "effect"
+import { Chunk, Deferred, Duration, Effect, Exit, Fiber, Option, Ref, Scope, Stream } from "effect"
+import type { Network } from "../src/Network.js"
 import { createHash } from "node:crypto"
 import * as Net from "node:net"
 import * as NodeNetwork from "../src/NodeNetwork.js"
@@ -10,9 +11,8 @@ import { python, readAllText, readText } from "./utils/tcp.js"
 checkNoSocketLeaks()
 
 const encoder = new TextEncoder()
-const live = <A, E>(effect: Effect.Effect<A, E, any>) =>
-  // `any`: the tests' effects need Network and Scope, both provided here.
-  effect.pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)) as Effect.Effect<A, E>
+const live = <A, E>(effect: Effect.Effect<A, E, Network | Scope.Scope>): Effect.Effect<A, E> =>
+  effect.pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
 
 /** A raw node:net server whose connections are handed to `onConnection`. */
 const rawServer = (onConnection: (socket: Net.Socket) => void) =>

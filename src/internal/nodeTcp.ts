@@ -191,7 +191,12 @@ class NodeTcpConnection implements TcpConnection {
     return Effect.mapError(this.awaitData(() => Effect.void), Option.some).pipe(Effect.zipRight(this.pullAll))
   })
 
-  readonly stream: Stream.Stream<Uint8Array, ReadError> = Stream.repeatEffectChunkOption(this.pullAll)
+  // `stream` and `sink` are built when asked for, not with every connection:
+  // most handlers use one of them or neither, and each costs a few hundred
+  // bytes of Stream/Sink structure.
+  get stream(): Stream.Stream<Uint8Array, ReadError> {
+    return Stream.repeatEffectChunkOption(this.pullAll)
+  }
 
   private writeBlocked(): WriteError | undefined {
     if (this.writeError !== undefined) return this.writeError
@@ -240,9 +245,9 @@ class NodeTcpConnection implements TcpConnection {
   readonly send = (data: Uint8Array | string): Effect.Effect<void, WriteError> =>
     Effect.suspend(() => this.writeAll([data], 0))
 
-  readonly sink: Sink.Sink<void, Uint8Array | string, never, WriteError> = Sink.forEachChunk((chunk) =>
-    Effect.suspend(() => this.writeAll(Chunk.toReadonlyArray(chunk), 0))
-  )
+  get sink(): Sink.Sink<void, Uint8Array | string, never, WriteError> {
+    return Sink.forEachChunk((chunk) => Effect.suspend(() => this.writeAll(Chunk.toReadonlyArray(chunk), 0)))
+  }
 
   private readonly awaitFinish: Effect.Effect<void, WriteError> = Effect.suspend(() => {
     if (this.writeFinished) return Effect.void

@@ -6,7 +6,8 @@ import * as Net from "node:net"
 import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Tcp from "../src/Tcp.js"
 import { checkNoSocketLeaks, openSocketHandles } from "./utils/handles.js"
-import { python, readAllText, readText } from "./utils/tcp.js"
+import { python } from "./utils/process.js"
+import { readAllText, readText } from "./utils/tcp.js"
 
 checkNoSocketLeaks()
 

@@ -4,7 +4,7 @@ import * as NodeNetwork from "../src/NodeNetwork.js"
 import { udpClient } from "../scratchpad/seed/udp-client.js"
 import { udpServer } from "../scratchpad/seed/udp-server.js"
 import { checkNoSocketLeaks } from "./utils/handles.js"
-import { python } from "./utils/tcp.js"
+import { python } from "./utils/process.js"
 
 checkNoSocketLeaks()
 

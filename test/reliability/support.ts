@@ -1,5 +1,4 @@
-import { Cause, Effect, Exit, Fiber, Schedule } from "effect"
-import { spawn } from "node:child_process"
+import { Cause, Effect, Exit, Fiber } from "effect"
 import * as Net from "node:net"
 import * as V8 from "node:v8"
 import * as Vm from "node:vm"
@@ -79,57 +78,4 @@ export const rawServer = (onConnection: (socket: Net.Socket) => void) =>
       })
   ).pipe(Effect.map(({ server }) => (server.address() as Net.AddressInfo).port))
 
-export interface ChildProcess {
-  /** Lines printed on stdout so far. */
-  readonly lines: Array<string>
-  /** Waits (at most `timeout`) for a stdout line matching `pattern`. */
-  readonly waitForLine: (pattern: RegExp, after?: number) => Effect.Effect<RegExpExecArray, Error>
-  readonly writeLine: (line: string) => Effect.Effect<void>
-  /** What the process printed on stderr, for failure messages. */
-  readonly stderr: () => string
-}
-
-/** Runs `bash -c script` in the repository root for the life of the scope; it is killed when the scope ends. */
-export const bashProcess = (script: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const child = spawn("bash", ["-c", script], {
-        cwd: new URL("../..", import.meta.url).pathname,
-        stdio: ["pipe", "pipe", "pipe"]
-      })
-      const lines: Array<string> = []
-      let buffered = ""
-      let stderr = ""
-      child.stdout.setEncoding("utf8")
-      child.stdout.on("data", (text: string) => {
-        buffered += text
-        const parts = buffered.split("\n")
-        buffered = parts.pop() ?? ""
-        lines.push(...parts)
-      })
-      child.stderr.setEncoding("utf8")
-      child.stderr.on("data", (text: string) => stderr += text)
-      child.stdin.on("error", () => {})
-      child.on("error", (error) => stderr += String(error))
-      const process: ChildProcess = {
-        lines,
-        waitForLine: (pattern, after = 0) =>
-          Effect.suspend(() => {
-            for (const line of lines.slice(after)) {
-              const match = pattern.exec(line)
-              if (match !== null) return Effect.succeed(match)
-            }
-            return Effect.fail(new Error(`no line matching ${pattern} (stderr: ${stderr.slice(-2000)})`))
-          }).pipe(Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("20 seconds")))),
-        writeLine: (line) => Effect.sync(() => void child.stdin.write(`${line}\n`)),
-        stderr: () => stderr
-      }
-      return { child, process }
-    }),
-    ({ child }) =>
-      Effect.async<void>((resume) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
-        child.once("exit", () => resume(Effect.void))
-        child.kill("SIGKILL")
-      })
-  ).pipe(Effect.map(({ process }) => process))
+export { bashProcess } from "../utils/process.js"

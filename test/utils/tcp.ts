@@ -1,5 +1,4 @@
 import { Chunk, Effect, Option, Stream } from "effect"
-import { spawn } from "node:child_process"
 import type { ReadError } from "../../src/NetError.js"
 import type { TcpConnection } from "../../src/Network.js"
 
@@ -24,80 +23,3 @@ export const readText = (connection: TcpConnection, length: number): Effect.Effe
     }
     return text
   })
-
-export interface PythonProcess {
-  /** Lines the program printed so far. */
-  readonly lines: Array<string>
-  /** Resolves with the first printed line matching `pattern`. */
-  readonly waitForLine: (pattern: RegExp) => Effect.Effect<RegExpExecArray>
-  /** Resolves with the exit code. */
-  readonly exited: Effect.Effect<number | null>
-}
-
-/**
- * Runs a Python program from test/fixtures for the life of the scope; it is
- * killed when the scope ends.
- */
-export const python = (script: string, args: ReadonlyArray<string>) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const child = spawn("python3", [new URL(`../fixtures/${script}`, import.meta.url).pathname, ...args], {
-        stdio: ["pipe", "pipe", "inherit"]
-      })
-      const lines: Array<string> = []
-      const listeners = new Set<() => void>()
-      let buffered = ""
-      child.stdout.setEncoding("utf8")
-      child.stdout.on("data", (text: string) => {
-        buffered += text
-        const parts = buffered.split("\n")
-        buffered = parts.pop() ?? ""
-        lines.push(...parts)
-        listeners.forEach((listener) => listener())
-      })
-      let exitCode: number | null | undefined
-      child.on("exit", (code) => {
-        exitCode = code
-        listeners.forEach((listener) => listener())
-      })
-      child.on("error", () => {
-        exitCode = null
-        listeners.forEach((listener) => listener())
-      })
-      const waitFor = <A>(check: () => A | undefined): Effect.Effect<A> =>
-        Effect.async<A>((resume) => {
-          const listener = () => {
-            const found = check()
-            if (found !== undefined) {
-              listeners.delete(listener)
-              resume(Effect.succeed(found))
-            }
-          }
-          listeners.add(listener)
-          listener()
-          return Effect.sync(() => listeners.delete(listener))
-        })
-      const process: PythonProcess = {
-        lines,
-        waitForLine: (pattern) =>
-          waitFor(() => {
-            for (const line of lines) {
-              const match = pattern.exec(line)
-              if (match !== null) return match
-            }
-            return undefined
-          }),
-        exited: waitFor(() => (exitCode === undefined ? undefined : { code: exitCode })).pipe(
-          Effect.map(({ code }) => code)
-        )
-      }
-      return { child, process }
-    }),
-    ({ child }) =>
-      Effect.async<void>((resume) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
-        child.once("exit", () => resume(Effect.void))
-        child.stdin.end()
-        child.kill("SIGKILL")
-      })
-  ).pipe(Effect.map(({ process }) => process))

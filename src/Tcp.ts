@@ -16,13 +16,15 @@
  *
  * @since 0.1.0
  */
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
+import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
 import type * as Scope from "effect/Scope"
 import * as internalServe from "./internal/serve.js"
+import { sleepEitherClock } from "./internal/time.js"
 import type { AcceptError, AddressError, BindError, ConnectError } from "./NetError.js"
 import type { ConnectOptions, ListenOptions, TcpConnection as Connection, TcpListener as Listener } from "./Network.js"
 import { Network } from "./Network.js"
@@ -118,11 +120,16 @@ export const serve: {
   ): Effect.Effect<never, AcceptError, Exclude<R, Scope.Scope>> => internalServe.serve(listener, handler, options)
 )
 
+/** `Duration.decodeUnknown` already reads negative and NaN durations as zero. */
+const gracePeriod = (timeout: Duration.DurationInput | undefined): Duration.Duration =>
+  timeout === undefined ? Duration.seconds(5) : Option.getOrElse(Duration.decodeUnknown(timeout), () => Duration.zero)
+
 /**
  * A graceful close: sends FIN (after flushing), then waits up to `timeout`
  * (default 5 seconds) for the peer's FIN, discarding anything it still sends,
  * then closes. Succeeds with `true` when the peer ended in time, `false` when
- * the timeout or an error cut it short; it never fails.
+ * the timeout or an error cut it short; it never fails. A `timeout` that is
+ * not a duration (negative, NaN, malformed) does not wait at all.
  *
  * Read what you need first: bytes arriving during the wait are dropped.
  *
@@ -137,8 +144,9 @@ export const gracefulClose: {
   (connection: TcpConnection, options?: { readonly timeout?: Duration.DurationInput | undefined }): Effect.Effect<boolean> =>
     connection.endWrite.pipe(
       Effect.zipRight(Stream.runDrain(connection.stream)),
+      Effect.as(true),
+      (waitForPeer) => Effect.raceFirst(waitForPeer, Effect.as(sleepEitherClock(gracePeriod(options?.timeout)), false)),
       Effect.interruptible,
-      Effect.timeoutTo({ duration: options?.timeout ?? "5 seconds", onSuccess: () => true, onTimeout: () => false }),
       Effect.catchAll(() => Effect.succeed(false)),
       Effect.ensuring(connection.close)
     )

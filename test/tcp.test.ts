@@ -509,3 +509,56 @@ describe("the seed's programs", () => {
       expect(server.lines).toContain("Received: Hello, Server!")
     })))
 })
+
+// `it.scoped` and `it.effect` run with a TestClock that only moves when told.
+// Timeouts on real sockets run in real time, so they still fire there.
+describe("real sockets under a TestClock", () => {
+  const real = <A, E>(effect: Effect.Effect<A, E, Network | Scope.Scope>) =>
+    effect.pipe(Effect.provide(NodeNetwork.layer))
+
+  it.scoped("connect's timeout fires in real time", () =>
+    real(Effect.gen(function*() {
+      const listener = yield* python("full_backlog_listener.py", [])
+      const port = Number((yield* listener.waitForLine(/^(\d+)$/))[1])
+      yield* Tcp.connect({ host: "127.0.0.1", port })
+      const error = yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port, timeout: "100 millis" }))
+      expect(error).toMatchObject({ _tag: "ConnectError", reason: "TimedOut" })
+    })))
+
+  it.scoped("idleTimeout fires in real time", () =>
+    real(Effect.gen(function*() {
+      const listener = yield* Tcp.listen()
+      const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port, idleTimeout: "50 millis" })
+      yield* listener.accept
+      expect(yield* Effect.flip(client.recv)).toMatchObject({ _tag: "ReadError", reason: "TimedOut" })
+    })))
+
+  it.scoped("serve's shutdown grace ends in real time when the scope closes", () =>
+    real(Effect.gen(function*() {
+      const interrupted = yield* Deferred.make<void>()
+      const client = yield* Effect.scoped(Effect.gen(function*() {
+        const listener = yield* Tcp.listen()
+        const started = yield* Deferred.make<void>()
+        yield* Effect.forkScoped(Tcp.serve(listener, () =>
+          Deferred.succeed(started, undefined).pipe(
+            Effect.zipRight(Effect.never),
+            Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
+          ), { shutdownTimeout: "100 millis" }))
+        const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+        yield* Deferred.await(started)
+        return client
+      }))
+      // The inner scope closed: the handler was interrupted after its grace
+      // period although the TestClock never moved.
+      expect(yield* Deferred.isDone(interrupted)).toBe(true)
+      expect(client.remoteAddress.port).toBeGreaterThan(0)
+    })))
+
+  it.scoped("gracefulClose's timeout fires in real time", () =>
+    real(Effect.gen(function*() {
+      const listener = yield* Tcp.listen()
+      const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+      yield* listener.accept
+      expect(yield* Tcp.gracefulClose(client, { timeout: "50 millis" })).toBe(false)
+    })))
+})

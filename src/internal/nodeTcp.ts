@@ -21,6 +21,7 @@ import {
 } from "../NetError.js"
 import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener, TcpSocketOptions } from "../Network.js"
 import { optionalDuration, optionalPositiveInteger } from "./options.js"
+import { timeoutFailReal } from "./time.js"
 
 /**
  * Bytes held for a reader before the socket stops reading. With Node's own
@@ -151,15 +152,12 @@ class NodeTcpConnection implements TcpConnection {
     this.resumeReading()
     const wait = this.waitThen(next)
     const idle = this.settings.idleTimeout
-    return idle === undefined ? wait : Effect.timeoutFail(wait, {
-      duration: idle,
-      onTimeout: () =>
-        new ReadError({
-          reason: "TimedOut",
-          message: `read from ${this.peer} timed out: nothing arrived for ${Duration.format(idle)}`,
-          address: this.peer
-        })
-    })
+    return idle === undefined ? wait : timeoutFailReal(wait, idle, () =>
+      new ReadError({
+        reason: "TimedOut",
+        message: `read from ${this.peer} timed out: nothing arrived for ${Duration.format(idle)}`,
+        address: this.peer
+      }))
   }
 
   readonly recv: Effect.Effect<Option.Option<Uint8Array>, ReadError> = Effect.suspend(() => {
@@ -230,15 +228,12 @@ class NodeTcpConnection implements TcpConnection {
    */
   private awaitDrain(next: () => Effect.Effect<void, WriteError>): Effect.Effect<void, WriteError> {
     const idle = this.settings.idleTimeout
-    const drained = idle === undefined ? this.drained : Effect.timeoutFail(this.drained, {
-      duration: idle,
-      onTimeout: () =>
-        new WriteError({
-          reason: "TimedOut",
-          message: `write to ${this.peer} timed out: the peer took nothing for ${Duration.format(idle)}`,
-          address: this.peer
-        })
-    })
+    const drained = idle === undefined ? this.drained : timeoutFailReal(this.drained, idle, () =>
+      new WriteError({
+        reason: "TimedOut",
+        message: `write to ${this.peer} timed out: the peer took nothing for ${Duration.format(idle)}`,
+        address: this.peer
+      }))
     return Effect.zipRight(drained, Effect.suspend(next))
   }
 
@@ -572,13 +567,10 @@ export const connect = (options: ConnectOptions): Effect.Effect<TcpConnection, C
       })
     })
 
-    return yield* timeout === undefined ? connecting : Effect.timeoutFail(connecting, {
-      duration: timeout,
-      onTimeout: () =>
-        new ConnectError({
-          reason: "TimedOut",
-          message: `connect to ${target} failed: timed out after ${Duration.format(timeout)}`,
-          address: target
-        })
-    })
+    return yield* timeout === undefined ? connecting : timeoutFailReal(connecting, timeout, () =>
+      new ConnectError({
+        reason: "TimedOut",
+        message: `connect to ${target} failed: timed out after ${Duration.format(timeout)}`,
+        address: target
+      }))
   })

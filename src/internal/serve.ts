@@ -9,6 +9,7 @@ import { AcceptError } from "../NetError.js"
 import type { TcpConnection, TcpListener } from "../Network.js"
 import type { ServeOptions } from "../Tcp.js"
 import { optionalDuration, optionalPositiveInteger } from "./options.js"
+import { sleepEitherClock } from "./time.js"
 
 const defaultShutdownTimeout = Duration.seconds(1)
 
@@ -56,10 +57,16 @@ export const serve = <E, R>(
     const shutdown = Effect.suspend(() => {
       if (handlers.size === 0) return Effect.void
       const running = Array.from(handlers)
-      // Finalizers run uninterruptibly, and a timeout cannot cut short an
-      // uninterruptible wait: the wait itself must be interruptible.
-      return Effect.interruptible(Fiber.awaitAll(running)).pipe(
-        Effect.timeoutOption(shutdownTimeout),
+      // This runs as a finalizer of a fiber that may be interrupted already:
+      // an interruptible region there would end at once. The race (whose
+      // loser must be interruptible) runs in a fiber of its own. The grace
+      // period ends on the Clock or in real time, whichever is first, so that
+      // a TestClock neither hangs a real server's shutdown nor loses control
+      // of a simulated one.
+      return Effect.raceFirst(Fiber.awaitAll(running), sleepEitherClock(shutdownTimeout)).pipe(
+        Effect.interruptible,
+        Effect.forkDaemon,
+        Effect.flatMap(Fiber.join),
         Effect.zipRight(Effect.suspend(() => Fiber.interruptAll(Array.from(handlers))))
       )
     })

@@ -6,7 +6,6 @@ import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
-import * as Dns from "node:dns"
 import * as Net from "node:net"
 import type { SocketAddress } from "../Address.js"
 import { familyOf, format, validateHost, validatePort } from "../Address.js"
@@ -20,6 +19,7 @@ import {
   WriteError
 } from "../NetError.js"
 import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener, TcpSocketOptions } from "../Network.js"
+import { lookupHost } from "./dns.js"
 import { optionalDuration, optionalPositiveInteger } from "./options.js"
 import { timeoutFailReal } from "./time.js"
 
@@ -147,6 +147,18 @@ class NodeTcpConnection implements TcpConnection {
     return this.peerEnded || this.closed || this.closing
   }
 
+  /**
+   * Once the buffer is empty: `None` at EOF, `Some(error)` when reading
+   * failed, `undefined` while more may come. After the peer's FIN the read
+   * side is done for good: a later error (an EPIPE from writing to a closed
+   * peer) belongs to the write side.
+   */
+  private readEnded(): Option.Option<ReadError> | undefined {
+    if (this.peerEnded) return Option.none()
+    if (this.readError !== undefined) return Option.some(this.readError)
+    return this.readFinished ? Option.none() : undefined
+  }
+
   /** Waits for data, with the idle timeout when one is set. */
   private awaitData<A>(next: () => Effect.Effect<A, ReadError>): Effect.Effect<A, ReadError> {
     this.resumeReading()
@@ -167,12 +179,9 @@ class NodeTcpConnection implements TcpConnection {
       if (this.incomingBytes < readHighWaterMark && !this.readFinished) this.resumeReading()
       return Effect.succeed(Option.some(chunk))
     }
-    // After the peer's FIN the read side is done for good: a later error (an
-    // EPIPE from writing to a closed peer) belongs to the write side.
-    if (this.peerEnded) return Effect.succeedNone
-    if (this.readError !== undefined) return Effect.fail(this.readError)
-    if (this.readFinished) return Effect.succeedNone
-    return this.awaitData(() => this.recv)
+    const ended = this.readEnded()
+    if (ended === undefined) return this.awaitData(() => this.recv)
+    return Option.isNone(ended) ? Effect.succeedNone : Effect.fail(ended.value)
   })
 
   private readonly pullAll: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<ReadError>> = Effect.suspend(() => {
@@ -183,9 +192,8 @@ class NodeTcpConnection implements TcpConnection {
       if (!this.readFinished) this.resumeReading()
       return Effect.succeed(chunks)
     }
-    if (this.peerEnded) return Effect.fail(Option.none())
-    if (this.readError !== undefined) return Effect.fail(Option.some(this.readError))
-    if (this.readFinished) return Effect.fail(Option.none())
+    const ended = this.readEnded()
+    if (ended !== undefined) return Effect.fail(ended)
     return Effect.mapError(this.awaitData(() => Effect.void), Option.some).pipe(Effect.zipRight(this.pullAll))
   })
 
@@ -202,14 +210,17 @@ class NodeTcpConnection implements TcpConnection {
     return undefined
   }
 
+  /** Hands `data` to the socket: `true` while its buffer has room, `false` once full, or why it cannot. */
+  private write(data: Uint8Array | string): boolean | WriteError {
+    return this.writeBlocked() ?? (data.length === 0 || this.socket.write(data))
+  }
+
   /** Writes `chunks[from..]`, waiting for `'drain'` only when the socket's buffer is full. */
   private writeAll(chunks: ReadonlyArray<Uint8Array | string>, from: number): Effect.Effect<void, WriteError> {
     for (let index = from; index < chunks.length; index++) {
-      const blocked = this.writeBlocked()
-      if (blocked !== undefined) return Effect.fail(blocked)
-      const data = chunks[index]
-      if (data.length === 0) continue
-      if (!this.socket.write(data)) return this.awaitDrain(() => this.writeAll(chunks, index + 1))
+      const written = this.write(chunks[index])
+      if (written === false) return this.awaitDrain(() => this.writeAll(chunks, index + 1))
+      if (written !== true) return Effect.fail(written)
     }
     return Effect.void
   }
@@ -238,7 +249,10 @@ class NodeTcpConnection implements TcpConnection {
   }
 
   readonly send = (data: Uint8Array | string): Effect.Effect<void, WriteError> =>
-    Effect.suspend(() => this.writeAll([data], 0))
+    Effect.suspend(() => {
+      const written = this.write(data)
+      return written === true ? Effect.void : written === false ? this.awaitDrain(() => Effect.void) : Effect.fail(written)
+    })
 
   get sink(): Sink.Sink<void, Uint8Array | string, never, WriteError> {
     return Sink.forEachChunk((chunk) => Effect.suspend(() => this.writeAll(Chunk.toReadonlyArray(chunk), 0)))
@@ -320,18 +334,6 @@ const keepAliveOptions = <E>(
       keepAliveInitialDelay: Duration.toMillis(delay ?? Duration.zero)
     }))
 
-/** Resolves a host name to one address, as `listen` binds one. IP literals pass through. */
-const resolveHost = (host: string, port: number): Effect.Effect<string, AddressError> =>
-  familyOf(host) !== undefined ? Effect.succeed(host) : Effect.async<string, AddressError>((resume) => {
-    Dns.lookup(host, (error, address) => {
-      resume(
-        error === null
-          ? Effect.succeed(address)
-          : Effect.fail(fromCause("AddressError", error, { what: "resolve", address: format({ host, port }) }))
-      )
-    })
-  })
-
 /** Why the accept loop is waiting: the listener closed, or not yet. */
 interface AcceptQueue {
   readonly pending: Array<NodeTcpConnection>
@@ -352,7 +354,11 @@ export const listen = (options: ListenOptions): Effect.Effect<TcpListener, BindE
     const backlog = (yield* optionalPositiveInteger(options.backlog, "backlog", invalid)) ?? defaultBacklog
     const settings = yield* connectionSettings(options, invalid)
     const keepAlive = yield* keepAliveOptions(options.keepAlive, invalid)
-    const bindHost = yield* resolveHost(host, port)
+    const bindHost = yield* lookupHost(
+      host,
+      0,
+      (error) => fromCause("AddressError", error, { what: "resolve", address: format({ host, port }) })
+    )
     const requested = format({ host: bindHost, port })
     const runtime = yield* Effect.runtime<never>()
     const queue: AcceptQueue = { pending: [], takers: [], closed: false }

@@ -21,12 +21,12 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Dgram from "node:dgram"
-import * as Dns from "node:dns"
 import * as Address from "../Address.js"
 import type { SocketAddress } from "../Address.js"
 import { AddressError, BindError, ConnectError, fromCause, MulticastError, ReceiveError, SendError } from "../NetError.js"
 import type { Datagram, UdpBindOptions, UdpConnectOptions, UdpSocket } from "../Network.js"
 import { maxPayload } from "../Udp.js"
+import { lookupHost } from "./dns.js"
 import { validateUdpBindOptions } from "./udpOptions.js"
 
 type Overflow = "dropNewest" | "dropOldest"
@@ -408,30 +408,6 @@ const isMulticastGroup = (group: string, family: Address.Family): boolean => {
   return first >= 224 && first <= 239
 }
 
-/**
- * Resolves a host name; IP literals pass as they are. With no family given,
- * an IPv4 address is preferred, as for `bind`.
- */
-const lookup = <E>(
-  host: string,
-  family: 0 | 4 | 6,
-  onError: (error: unknown) => E
-): Effect.Effect<string, E> =>
-  Address.familyOf(host) !== undefined
-    ? Effect.succeed(host)
-    : Effect.async<string, E>((resume) => {
-      // getaddrinfo cannot be cancelled; an interrupted lookup finishes unobserved.
-      Dns.lookup(host, { family, all: true }, (error, addresses) => {
-        if (error !== null) return resume(Effect.fail(onError(error)))
-        const chosen = addresses.find((address) => address.family === 4) ?? addresses[0]
-        resume(
-          chosen === undefined
-            ? Effect.fail(onError(Object.assign(new Error(`no address for ${host}`), { code: "ENOTFOUND" })))
-            : Effect.succeed(chosen.address)
-        )
-      })
-    })
-
 const resolveSettings = (
   options: UdpBindOptions,
   familyHint: Address.Family | undefined
@@ -440,7 +416,7 @@ const resolveSettings = (
     const { capacity, family, overflow, port, requested } = yield* validateUdpBindOptions(options, familyHint)
     const host = requested === undefined
       ? (family === "IPv6" ? "::1" : "127.0.0.1")
-      : yield* lookup(
+      : yield* lookupHost(
         requested,
         family === "IPv6" ? 6 : 4,
         (error) => fromCause("AddressError", error, { what: "resolve", address: requested })
@@ -499,7 +475,7 @@ export const connect = (
     const name = yield* Address.validateHost(options.host)
     const bindOptions = options.bind ?? {}
     const bindFamily = bindOptions.host === undefined ? undefined : Address.familyOf(bindOptions.host)
-    const host = yield* lookup(
+    const host = yield* lookupHost(
       name,
       bindFamily === "IPv6" ? 6 : bindFamily === "IPv4" ? 4 : 0,
       (error) => fromCause("ConnectError", error, { what: "resolve", address: Address.format({ host: name, port }) })

@@ -4,9 +4,9 @@ import { familyOf, validateHost, validatePort } from "../Address.js"
 import type { AddressError } from "../NetError.js"
 import { BindError } from "../NetError.js"
 import type { UdpBindOptions } from "../Network.js"
+import { optionalPositiveInteger } from "./options.js"
 
-/** @internal */
-export const defaultReceiveBufferSize = 1024
+const defaultReceiveBufferSize = 1024
 
 /** What every Network implementation checks of `UdpBindOptions` before opening a socket. */
 export interface UdpBindRequest {
@@ -18,8 +18,10 @@ export interface UdpBindRequest {
   readonly family: Family
 }
 
+const invalid = (message: string) => new BindError({ reason: "InvalidArgument", message })
+
 const checkOption = (valid: boolean, message: string): Effect.Effect<void, BindError> =>
-  valid ? Effect.void : Effect.fail(new BindError({ reason: "InvalidArgument", message }))
+  valid ? Effect.void : Effect.fail(invalid(message))
 
 const isIntegerIn = (value: unknown, min: number, max: number): boolean =>
   Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max
@@ -36,12 +38,9 @@ export const validateUdpBindOptions = (
   familyHint: Family | undefined
 ): Effect.Effect<UdpBindRequest, BindError | AddressError> =>
   Effect.gen(function*() {
-    const capacity = options.receiveBufferSize ?? defaultReceiveBufferSize
+    const capacity = (yield* optionalPositiveInteger(options.receiveBufferSize, "Udp: receiveBufferSize", invalid)) ??
+      defaultReceiveBufferSize
     const overflow = options.overflow ?? "dropNewest"
-    yield* checkOption(
-      isIntegerIn(capacity, 1, Number.MAX_SAFE_INTEGER),
-      `Udp: receiveBufferSize ${String(capacity)} is not a positive integer`
-    )
     yield* checkOption(
       overflow === "dropNewest" || overflow === "dropOldest",
       `Udp: overflow ${String(overflow)} is not "dropNewest" or "dropOldest"`

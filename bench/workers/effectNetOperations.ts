@@ -159,7 +159,7 @@ export const operations: Operations = {
       })
     }),
   tcpBulkClient: bulkClient,
-  tcpEchoServer: () => tcpServer((connection) => Stream.runForEach(connection.stream, connection.send)),
+  tcpEchoServer: () => tcpServer((connection) => Stream.run(connection.stream, connection.sink)),
   tcpPingClient: pingClient,
   tcpChurnServer: ({ size }) => {
     const reply = new Uint8Array(size).fill(99)

@@ -21,6 +21,7 @@ import {
 import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener, TcpSocketOptions } from "../Network.js"
 import { lookupHost } from "./dns.js"
 import { optionalDuration, optionalPositiveInteger } from "./options.js"
+import { fromPull } from "./pullStream.js"
 import { timeoutFailReal } from "./time.js"
 
 /**
@@ -66,6 +67,8 @@ class NodeTcpConnection implements TcpConnection {
   private writeEnded = false
   private writeFinished = false
   private closing = false
+  /** A wake is due at the end of this event-loop turn (see the `'data'` listener). */
+  private burst = false
   private readError: ReadError | undefined = undefined
   private writeError: WriteError | undefined = undefined
   /** Fibers waiting for something to change: data, EOF, drain, finish, error or close. */
@@ -81,6 +84,13 @@ class NodeTcpConnection implements TcpConnection {
       this.incoming.push(data)
       this.incomingBytes += data.length
       if (this.incomingBytes >= readHighWaterMark) this.pauseReading()
+      // libuv reads up to 32 times per turn of the event loop, one callback
+      // each, and a woken reader would run after every one of them. The first
+      // wakes the reader at once; the rest of the turn's data waits for
+      // `endBurst`, right after the poll phase, and is taken in one pull.
+      if (this.burst) return
+      this.burst = true
+      setImmediate(this.endBurst)
       this.wake()
     })
     socket.on("end", () => {
@@ -102,6 +112,11 @@ class NodeTcpConnection implements TcpConnection {
       this.wake()
       for (const hook of this.closeHooks) hook()
     })
+  }
+
+  private readonly endBurst = (): void => {
+    this.burst = false
+    this.wake()
   }
 
   /** Runs `hook` once the socket is fully closed (immediately if it is). */
@@ -184,7 +199,8 @@ class NodeTcpConnection implements TcpConnection {
     return Option.isNone(ended) ? Effect.succeedNone : Effect.fail(ended.value)
   })
 
-  private readonly pullAll: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<ReadError>> = Effect.suspend(() => {
+  /** Every buffered chunk at once; `undefined` at EOF. */
+  private readonly pullAll: Effect.Effect<Chunk.Chunk<Uint8Array> | undefined, ReadError> = Effect.suspend(() => {
     if (this.incoming.length > 0) {
       const chunks = Chunk.unsafeFromArray(this.incoming)
       this.incoming = []
@@ -193,15 +209,15 @@ class NodeTcpConnection implements TcpConnection {
       return Effect.succeed(chunks)
     }
     const ended = this.readEnded()
-    if (ended !== undefined) return Effect.fail(ended)
-    return Effect.mapError(this.awaitData(() => Effect.void), Option.some).pipe(Effect.zipRight(this.pullAll))
+    if (ended === undefined) return this.awaitData(() => this.pullAll)
+    return Option.isNone(ended) ? Effect.succeed(undefined) : Effect.fail(ended.value)
   })
 
   // `stream` and `sink` are built when asked for, not with every connection:
   // most handlers use one of them or neither, and each costs a few hundred
   // bytes of Stream/Sink structure.
   get stream(): Stream.Stream<Uint8Array, ReadError> {
-    return Stream.repeatEffectChunkOption(this.pullAll)
+    return fromPull(this.pullAll)
   }
 
   private writeBlocked(): WriteError | undefined {

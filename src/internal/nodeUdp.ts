@@ -17,7 +17,6 @@
  */
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Dgram from "node:dgram"
@@ -27,6 +26,7 @@ import { AddressError, BindError, ConnectError, fromCause, MulticastError, Recei
 import type { Datagram, UdpBindOptions, UdpConnectOptions, UdpSocket } from "../Network.js"
 import { maxPayload } from "../Udp.js"
 import { lookupHost } from "./dns.js"
+import { fromPull } from "./pullStream.js"
 import { validateUdpBindOptions } from "./udpOptions.js"
 
 type Overflow = "dropNewest" | "dropOldest"
@@ -89,6 +89,8 @@ class UdpHandle implements UdpSocket {
   private state: "open" | "closing" | "closed" = "open"
   private closeWaiters: Array<() => void> = []
   private droppedCount = 0
+  /** A wake is due at the end of this event-loop turn (see `onMessage`). */
+  private burst = false
   address: SocketAddress
   peer: SocketAddress | undefined = undefined
 
@@ -123,6 +125,19 @@ class UdpHandle implements UdpSocket {
       payload,
       from: { family: info.family, host: info.address, port: info.port }
     })
+    // libuv reads up to 32 datagrams per turn of the event loop, one callback
+    // each, and the woken fiber would run after every one of them and take a
+    // single datagram. The first wakes a receiver at once (no added latency);
+    // the rest of the turn's datagrams wait for `endBurst`, right after the
+    // poll phase, and are taken together.
+    if (this.burst) return
+    this.burst = true
+    setImmediate(this.endBurst)
+    this.wake()
+  }
+
+  private readonly endBurst = (): void => {
+    this.burst = false
     this.wake()
   }
 
@@ -232,17 +247,15 @@ class UdpHandle implements UdpSocket {
     return Effect.zipRight(this.activity, this.recv)
   })
 
-  /** Every buffered datagram at once; `None` ends the stream once the socket is closed. */
-  private readonly pullAll: Effect.Effect<Chunk.Chunk<Datagram>, Option.Option<ReceiveError>> = Effect.suspend(() => {
+  /** Every buffered datagram at once; `undefined` ends the stream once the socket is closed. */
+  private readonly pullAll: Effect.Effect<Chunk.Chunk<Datagram> | undefined, ReceiveError> = Effect.suspend(() => {
     if (this.buffer.size > 0) return Effect.succeed(Chunk.unsafeFromArray(this.buffer.drain()))
-    if (this.state !== "open") return Effect.fail(Option.none())
-    if (this.failure !== undefined) {
-      return Effect.fail(Option.some(this.takeFailure("ReceiveError", this.failure.error)))
-    }
+    if (this.state !== "open") return Effect.succeed(undefined)
+    if (this.failure !== undefined) return Effect.fail(this.takeFailure("ReceiveError", this.failure.error))
     return Effect.zipRight(this.activity, this.pullAll)
   })
 
-  readonly datagrams: Stream.Stream<Datagram, ReceiveError> = Stream.repeatEffectChunkOption(this.pullAll)
+  readonly datagrams: Stream.Stream<Datagram, ReceiveError> = fromPull(this.pullAll)
 
   readonly dropped: Effect.Effect<number> = Effect.sync(() => this.droppedCount)
 

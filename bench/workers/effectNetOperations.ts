@@ -165,15 +165,18 @@ export const operations: Operations = {
     const reply = new Uint8Array(size).fill(99)
     return tcpServer((connection) => Effect.zipRight(readExactly(connection, size), connection.send(reply)))
   },
-  tcpIdleServer: async () => {
-    await idle.start()
-    return tcpServer((connection) =>
+  tcpIdleServer: ({ reader }) =>
+    tcpServer((connection) =>
       Effect.suspend(() => {
         idle.accepted()
-        return Stream.runDrain(connection.stream)
+        return reader === "stream"
+          ? Stream.runDrain(connection.stream)
+          : Effect.gen(function*() {
+            while (Option.isSome(yield* connection.recv));
+          })
       })
-    )
-  },
+    ),
+  tcpIdleBaseline: idle.baseline,
   tcpIdleReport: idle.report,
   udpEchoServer: () => {
     let socket: Udp.UdpSocket | undefined

@@ -134,14 +134,13 @@ export const operations: Operations = {
         })
       })
     ),
-  tcpIdleServer: async () => {
-    await idle.start()
-    return server((socket) =>
+  tcpIdleServer: () =>
+    server((socket) =>
       Effect.suspend(() => {
         idle.accepted()
         return socket.run(() => {})
       })
-    )
-  },
+    ),
+  tcpIdleBaseline: idle.baseline,
   tcpIdleReport: idle.report
 }

@@ -58,11 +58,19 @@ export interface Operations {
   readonly tcpChurnClient?: (
     args: { readonly port: number; readonly connections: number; readonly concurrency: number; readonly size: number; readonly deadlineMs: number }
   ) => Promise<Figures>
-  /** Server: accepts and reads, holding connections open; measures memory before the first. */
-  readonly tcpIdleServer?: () => Promise<Listening>
+  /**
+   * Server: accepts and reads, holding connections open. `reader`: how each
+   * handler waits for data, where the implementation has a choice.
+   */
+  readonly tcpIdleServer?: (args: { readonly reader: "stream" | "recv" }) => Promise<Listening>
+  /** Server: measures memory now (after a warm-up) and counts accepted connections from zero. */
+  readonly tcpIdleBaseline?: () => Promise<Figures>
   /** Server: waits for `connections` accepted, then reports memory per connection. */
   readonly tcpIdleReport?: (args: { readonly connections: number; readonly deadlineMs: number }) => Promise<Figures>
-  readonly tcpIdleClient?: (args: { readonly port: number; readonly connections: number; readonly deadlineMs: number }) => Promise<Figures>
+  /** Client: opens `connections`; holds them open, or with `hold: false` closes them again (a warm-up). */
+  readonly tcpIdleClient?: (
+    args: { readonly port: number; readonly connections: number; readonly hold: boolean; readonly deadlineMs: number }
+  ) => Promise<Figures>
   readonly udpEchoServer?: () => Promise<Listening>
   readonly udpPingClient?: (args: PingArgs) => Promise<Figures>
   readonly udpFloodReceiver?: () => Promise<Listening>
@@ -160,8 +168,10 @@ export const idleMeter = () => {
   let baseline = { rss: 0, heap: 0 }
   let accepted = 0
   return {
-    start: async (): Promise<void> => {
+    baseline: async (): Promise<Figures> => {
       baseline = await settledMemory()
+      accepted = 0
+      return {}
     },
     accepted: (): void => {
       accepted++

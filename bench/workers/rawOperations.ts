@@ -247,21 +247,23 @@ export const operations: Operations = {
     const seconds = (now() - start) / 1000
     return { seconds, connections, errors }
   },
-  tcpIdleServer: async () => {
-    await idle.start()
-    return listen((socket) => {
+  tcpIdleServer: () =>
+    listen((socket) => {
       idle.accepted()
       socket.on("data", () => {})
       socket.on("end", () => socket.end())
-    })
-  },
+    }),
+  tcpIdleBaseline: idle.baseline,
   tcpIdleReport: idle.report,
-  tcpIdleClient: async ({ connections, deadlineMs, port }) => {
+  tcpIdleClient: async ({ connections, deadlineMs, hold, port }) => {
     const sockets: Array<Net.Socket> = []
     const start = now()
     for (let i = 0; i < connections; i += 100) {
       if (now() - start > deadlineMs) throw new Error("idle connections: deadline passed")
       sockets.push(...await Promise.all(Array.from({ length: Math.min(100, connections - i) }, () => connect(port))))
+    }
+    if (!hold) {
+      await Promise.all(sockets.map((socket) => new Promise((resolve) => socket.once("close", resolve).end())))
     }
     return { connections: sockets.length }
   },

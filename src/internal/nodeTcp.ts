@@ -46,6 +46,12 @@ const socketAddress = (host: string | undefined, port: number | undefined): Sock
 const closedForWriting = (address: string) =>
   new WriteError({ reason: "Closed", message: `write to ${address} failed: the connection is closed for writing`, address })
 
+const owner = Symbol("effect-net/NodeTcpConnection")
+
+interface OwnedSocket extends Net.Socket {
+  [owner]: NodeTcpConnection
+}
+
 /**
  * A connected `net.Socket` behind the `TcpConnection` interface.
  *
@@ -73,56 +79,80 @@ class NodeTcpConnection implements TcpConnection {
   private writeError: WriteError | undefined = undefined
   /** Fibers waiting for something to change: data, EOF, drain, finish, error or close. */
   private waiters: Array<() => void> = []
-  private readonly closeHooks: Array<() => void> = []
+  private closeHooks: Array<() => void> | undefined = undefined
 
   constructor(readonly socket: Net.Socket, private readonly settings: ConnectionSettings) {
     socket.pause()
     this.localAddress = socketAddress(socket.localAddress, socket.localPort)
     this.remoteAddress = socketAddress(socket.remoteAddress, socket.remotePort)
     this.peer = format(this.remoteAddress)
-    socket.on("data", (data: Buffer) => {
-      this.incoming.push(data)
-      this.incomingBytes += data.length
-      if (this.incomingBytes >= readHighWaterMark) this.pauseReading()
-      // libuv reads up to 32 times per turn of the event loop, one callback
-      // each, and a woken reader would run after every one of them. The first
-      // wakes the reader at once; the rest of the turn's data waits for
-      // `endBurst`, right after the poll phase, and is taken in one pull.
-      if (this.burst) return
-      this.burst = true
-      setImmediate(this.endBurst)
-      this.wake()
-    })
-    socket.on("end", () => {
-      this.peerEnded = true
-      this.wake()
-    })
-    socket.on("drain", () => this.wake())
-    socket.on("finish", () => {
-      this.writeFinished = true
-      this.wake()
-    })
-    socket.on("error", (error) => {
-      this.readError ??= fromCause("ReadError", error, { what: "read from", address: this.peer })
-      this.writeError ??= fromCause("WriteError", error, { what: "write to", address: this.peer })
-      this.wake()
-    })
-    socket.on("close", () => {
-      this.closed = true
-      this.wake()
-      for (const hook of this.closeHooks) hook()
-    })
+    // One set of listener functions for every socket, finding their
+    // connection through the socket, rather than six closures per connection.
+    ;(socket as OwnedSocket)[owner] = this
+    socket.on("data", NodeTcpConnection.onData)
+    socket.on("end", NodeTcpConnection.onEnd)
+    socket.on("drain", NodeTcpConnection.onDrain)
+    socket.on("finish", NodeTcpConnection.onFinish)
+    socket.on("error", NodeTcpConnection.onError)
+    socket.on("close", NodeTcpConnection.onClose)
   }
 
-  private readonly endBurst = (): void => {
-    this.burst = false
-    this.wake()
+  private static onData(this: OwnedSocket, data: Buffer): void {
+    const self = this[owner]
+    self.incoming.push(data)
+    self.incomingBytes += data.length
+    if (self.incomingBytes >= readHighWaterMark) self.pauseReading()
+    // libuv reads up to 32 times per turn of the event loop, one callback
+    // each, and a woken reader would run after every one of them. The first
+    // wakes the reader at once; the rest of the turn's data waits for
+    // `endBurst`, right after the poll phase, and is taken in one pull.
+    if (self.burst) return
+    self.burst = true
+    setImmediate(NodeTcpConnection.endBurst, self)
+    self.wake()
+  }
+
+  private static endBurst(self: NodeTcpConnection): void {
+    self.burst = false
+    self.wake()
+  }
+
+  private static onEnd(this: OwnedSocket): void {
+    const self = this[owner]
+    self.peerEnded = true
+    self.wake()
+  }
+
+  private static onDrain(this: OwnedSocket): void {
+    this[owner].wake()
+  }
+
+  private static onFinish(this: OwnedSocket): void {
+    const self = this[owner]
+    self.writeFinished = true
+    self.wake()
+  }
+
+  private static onError(this: OwnedSocket, error: Error): void {
+    const self = this[owner]
+    self.readError ??= fromCause("ReadError", error, { what: "read from", address: self.peer })
+    self.writeError ??= fromCause("WriteError", error, { what: "write to", address: self.peer })
+    self.wake()
+  }
+
+  private static onClose(this: OwnedSocket): void {
+    const self = this[owner]
+    self.closed = true
+    self.wake()
+    const hooks = self.closeHooks
+    self.closeHooks = undefined
+    if (hooks !== undefined) for (const hook of hooks) hook()
   }
 
   /** Runs `hook` once the socket is fully closed (immediately if it is). */
   onClose(hook: () => void): void {
     if (this.closed) hook()
-    else this.closeHooks.push(hook)
+    else (this.closeHooks ??= []).push(hook)
   }
 
   private wake(): void {
@@ -187,35 +217,40 @@ class NodeTcpConnection implements TcpConnection {
       }))
   }
 
-  readonly recv: Effect.Effect<Option.Option<Uint8Array>, ReadError> = Effect.suspend(() => {
-    if (this.incoming.length > 0) {
-      const chunk = this.incoming.shift()!
-      this.incomingBytes -= chunk.length
-      if (this.incomingBytes < readHighWaterMark && !this.readFinished) this.resumeReading()
-      return Effect.succeed(Option.some(chunk))
-    }
-    const ended = this.readEnded()
-    if (ended === undefined) return this.awaitData(() => this.recv)
-    return Option.isNone(ended) ? Effect.succeedNone : Effect.fail(ended.value)
-  })
+  get recv(): Effect.Effect<Option.Option<Uint8Array>, ReadError> {
+    return Effect.suspend(() => {
+      if (this.incoming.length > 0) {
+        const chunk = this.incoming.shift()!
+        this.incomingBytes -= chunk.length
+        if (this.incomingBytes < readHighWaterMark && !this.readFinished) this.resumeReading()
+        return Effect.succeed(Option.some(chunk))
+      }
+      const ended = this.readEnded()
+      if (ended === undefined) return this.awaitData(() => this.recv)
+      return Option.isNone(ended) ? Effect.succeedNone : Effect.fail(ended.value)
+    })
+  }
 
   /** Every buffered chunk at once; `undefined` at EOF. */
-  private readonly pullAll: Effect.Effect<Chunk.Chunk<Uint8Array> | undefined, ReadError> = Effect.suspend(() => {
-    if (this.incoming.length > 0) {
-      const chunks = Chunk.unsafeFromArray(this.incoming)
-      this.incoming = []
-      this.incomingBytes = 0
-      if (!this.readFinished) this.resumeReading()
-      return Effect.succeed(chunks)
-    }
-    const ended = this.readEnded()
-    if (ended === undefined) return this.awaitData(() => this.pullAll)
-    return Option.isNone(ended) ? Effect.succeed(undefined) : Effect.fail(ended.value)
-  })
+  private get pullAll(): Effect.Effect<Chunk.Chunk<Uint8Array> | undefined, ReadError> {
+    return Effect.suspend(() => {
+      if (this.incoming.length > 0) {
+        const chunks = Chunk.unsafeFromArray(this.incoming)
+        this.incoming = []
+        this.incomingBytes = 0
+        if (!this.readFinished) this.resumeReading()
+        return Effect.succeed(chunks)
+      }
+      const ended = this.readEnded()
+      if (ended === undefined) return this.awaitData(() => this.pullAll)
+      return Option.isNone(ended) ? Effect.succeed(undefined) : Effect.fail(ended.value)
+    })
+  }
 
-  // `stream` and `sink` are built when asked for, not with every connection:
-  // most handlers use one of them or neither, and each costs a few hundred
-  // bytes of Stream/Sink structure.
+  // The Effects, `stream` and `sink` of a connection are getters, built when
+  // asked for rather than with every connection: a server holding thousands
+  // of idle connections would otherwise keep a few kilobytes of unused
+  // Effect structure (and its closures) for each.
   get stream(): Stream.Stream<Uint8Array, ReadError> {
     return fromPull(this.pullAll)
   }
@@ -241,12 +276,14 @@ class NodeTcpConnection implements TcpConnection {
     return Effect.void
   }
 
-  private readonly drained: Effect.Effect<void, WriteError> = Effect.suspend(() => {
-    const blocked = this.writeBlocked()
-    if (blocked !== undefined) return Effect.fail(blocked)
-    if (!this.socket.writableNeedDrain) return Effect.void
-    return this.waitThen(() => this.drained)
-  })
+  private get drained(): Effect.Effect<void, WriteError> {
+    return Effect.suspend(() => {
+      const blocked = this.writeBlocked()
+      if (blocked !== undefined) return Effect.fail(blocked)
+      if (!this.socket.writableNeedDrain) return Effect.void
+      return this.waitThen(() => this.drained)
+    })
+  }
 
   /**
    * Waits for `'drain'`, then runs `next`. With an idle timeout, a peer that
@@ -274,34 +311,42 @@ class NodeTcpConnection implements TcpConnection {
     return Sink.forEachChunk((chunk) => Effect.suspend(() => this.writeAll(Chunk.toReadonlyArray(chunk), 0)))
   }
 
-  private readonly awaitFinish: Effect.Effect<void, WriteError> = Effect.suspend(() => {
-    if (this.writeFinished) return Effect.void
-    if (this.writeError !== undefined) return Effect.fail(this.writeError)
-    if (this.closed) return Effect.fail(closedForWriting(this.peer))
-    return this.waitThen(() => this.awaitFinish)
-  })
+  private get awaitFinish(): Effect.Effect<void, WriteError> {
+    return Effect.suspend(() => {
+      if (this.writeFinished) return Effect.void
+      if (this.writeError !== undefined) return Effect.fail(this.writeError)
+      if (this.closed) return Effect.fail(closedForWriting(this.peer))
+      return this.waitThen(() => this.awaitFinish)
+    })
+  }
 
-  readonly endWrite: Effect.Effect<void, WriteError> = Effect.suspend(() => {
-    if (this.writeError !== undefined) return Effect.fail(this.writeError)
-    if (!this.writeEnded) {
-      if (this.closed || this.closing) return Effect.fail(closedForWriting(this.peer))
-      this.writeEnded = true
-      this.socket.end()
-    }
-    return this.awaitFinish
-  })
+  get endWrite(): Effect.Effect<void, WriteError> {
+    return Effect.suspend(() => {
+      if (this.writeError !== undefined) return Effect.fail(this.writeError)
+      if (!this.writeEnded) {
+        if (this.closed || this.closing) return Effect.fail(closedForWriting(this.peer))
+        this.writeEnded = true
+        this.socket.end()
+      }
+      return this.awaitFinish
+    })
+  }
 
-  private readonly awaitClosed: Effect.Effect<void> = Effect.suspend(() =>
-    this.closed ? Effect.void : this.waitThen(() => this.awaitClosed)
-  )
+  private get awaitClosed(): Effect.Effect<void> {
+    return Effect.suspend(() =>
+      this.closed ? Effect.void : this.waitThen(() => this.awaitClosed)
+    )
+  }
 
-  readonly close: Effect.Effect<void> = Effect.suspend(() => {
-    if (!this.closing && !this.closed) {
-      this.closing = true
-      this.shutdown()
-    }
-    return this.awaitClosed
-  })
+  get close(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (!this.closing && !this.closed) {
+        this.closing = true
+        this.shutdown()
+      }
+      return this.awaitClosed
+    })
+  }
 
   /**
    * Flushes what Node still holds (bytes already in the kernel go out after

@@ -1,8 +1,10 @@
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Scope from "effect/Scope"
 import { format } from "../Address.js"
 import { AcceptError } from "../NetError.js"
@@ -28,26 +30,37 @@ export const serve = <E, R>(
     const release = semaphore === undefined ? Effect.void : semaphore.release(1)
     const handlers = new Set<Fiber.RuntimeFiber<unknown>>()
 
+    const finish = (scope: Scope.CloseableScope, exit: Exit.Exit<unknown, unknown>) =>
+      Effect.zipRight(Scope.close(scope, exit), release)
+    // The handler's fiber starts uninterruptible, as it is forked inside
+    // `uninterruptibleMask`: only the handler itself is interruptible, so the
+    // scope is always closed. The scope goes into the fiber's own context
+    // instead of through `Scope.extend`: the fiber ends with the handler, so
+    // there is nothing to restore, and an idle connection does not hold the
+    // frames that `Scope.extend` keeps while it runs.
+    const runHandler = (connection: TcpConnection, scope: Scope.CloseableScope) =>
+      FiberRef.update(FiberRef.currentContext, (context) => Context.add(context, Scope.Scope, scope)).pipe(
+        Effect.zipRight(Effect.interruptible(handler(connection))),
+        Effect.matchCauseEffect({
+          onFailure: (cause) =>
+            Cause.isInterruptedOnly(cause)
+              ? finish(scope, Exit.failCause(cause))
+              : Effect.logError("effect-net: connection handler failed", cause).pipe(
+                Effect.annotateLogs("remoteAddress", format(connection.remoteAddress)),
+                Effect.zipRight(finish(scope, Exit.failCause(cause)))
+              ),
+          onSuccess: () => finish(scope, Exit.void)
+        })
+      )
+
     const acceptOne = Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
         if (semaphore !== undefined) yield* restore(semaphore.take(1))
         const scope = yield* Scope.make()
         const connection = yield* restore(Scope.extend(listener.accept, scope)).pipe(
-          Effect.onError((cause) => Effect.zipRight(Scope.close(scope, Exit.failCause(cause)), release))
+          Effect.onError((cause) => finish(scope, Exit.failCause(cause)))
         )
-        const fiber = yield* handler(connection).pipe(
-          Scope.extend(scope),
-          Effect.catchAllCause((cause) =>
-            Cause.isInterruptedOnly(cause)
-              ? Effect.void
-              : Effect.logError("effect-net: connection handler failed", cause).pipe(
-                Effect.annotateLogs("remoteAddress", format(connection.remoteAddress))
-              )
-          ),
-          Effect.onExit((exit) => Effect.zipRight(Scope.close(scope, exit), release)),
-          Effect.interruptible,
-          Effect.forkDaemon
-        )
+        const fiber = yield* Effect.forkDaemon(runHandler(connection, scope))
         handlers.add(fiber)
         fiber.addObserver(() => handlers.delete(fiber))
       })

@@ -299,6 +299,26 @@ describe("TcpConnection", () => {
       expect(yield* readText(server, 10)).toBe("still here")
     })))
 
+  it.live("hundreds of interrupted reads on a silent connection lose nothing", () =>
+    live(Effect.gen(function*() {
+      const listener = yield* Tcp.listen()
+      const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+      const server = yield* listener.accept
+      // Each interrupted wait leaves its waiter parked until the next event;
+      // past a bound they are all woken, which must not disturb live ones.
+      const patient = yield* Effect.fork(server.recv)
+      for (let i = 0; i < 300; i++) {
+        const waiting = yield* Effect.fork(server.recv)
+        yield* Effect.yieldNow()
+        yield* Fiber.interrupt(waiting)
+      }
+      yield* client.send("after all that")
+      const first = yield* Fiber.join(patient)
+      expect(Option.map(first, (bytes) => new TextDecoder().decode(bytes))).toEqual(Option.some("after all that"))
+      yield* client.send("and more")
+      expect(yield* readText(server, 8)).toBe("and more")
+    })))
+
   it.live("idleTimeout fails a blocked read with TimedOut", () =>
     live(Effect.gen(function*() {
       const listener = yield* Tcp.listen()

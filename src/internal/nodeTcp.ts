@@ -23,6 +23,7 @@ import { lookupHost } from "./dns.js"
 import { optionalDuration, optionalPositiveInteger } from "./options.js"
 import { fromPull } from "./pullStream.js"
 import { timeoutFailReal } from "./time.js"
+import { Waiters } from "./waiters.js"
 
 /**
  * Bytes held for a reader before the socket stops reading. With Node's own
@@ -78,7 +79,7 @@ class NodeTcpConnection implements TcpConnection {
   private readError: ReadError | undefined = undefined
   private writeError: WriteError | undefined = undefined
   /** Fibers waiting for something to change: data, EOF, drain, finish, error or close. */
-  private waiters: Array<() => void> = []
+  private readonly waiters = new Waiters()
   private closeHooks: Array<() => void> | undefined = undefined
 
   constructor(readonly socket: Net.Socket, private readonly settings: ConnectionSettings) {
@@ -109,41 +110,41 @@ class NodeTcpConnection implements TcpConnection {
     if (self.burst) return
     self.burst = true
     setImmediate(NodeTcpConnection.endBurst, self)
-    self.wake()
+    self.waiters.wakeAll()
   }
 
   private static endBurst(self: NodeTcpConnection): void {
     self.burst = false
-    self.wake()
+    self.waiters.wakeAll()
   }
 
   private static onEnd(this: OwnedSocket): void {
     const self = this[owner]
     self.peerEnded = true
-    self.wake()
+    self.waiters.wakeAll()
   }
 
   private static onDrain(this: OwnedSocket): void {
-    this[owner].wake()
+    this[owner].waiters.wakeAll()
   }
 
   private static onFinish(this: OwnedSocket): void {
     const self = this[owner]
     self.writeFinished = true
-    self.wake()
+    self.waiters.wakeAll()
   }
 
   private static onError(this: OwnedSocket, error: Error): void {
     const self = this[owner]
     self.readError ??= fromCause("ReadError", error, { what: "read from", address: self.peer })
     self.writeError ??= fromCause("WriteError", error, { what: "write to", address: self.peer })
-    self.wake()
+    self.waiters.wakeAll()
   }
 
   private static onClose(this: OwnedSocket): void {
     const self = this[owner]
     self.closed = true
-    self.wake()
+    self.waiters.wakeAll()
     const hooks = self.closeHooks
     self.closeHooks = undefined
     if (hooks !== undefined) for (const hook of hooks) hook()
@@ -153,25 +154,6 @@ class NodeTcpConnection implements TcpConnection {
   onClose(hook: () => void): void {
     if (this.closed) hook()
     else (this.closeHooks ??= []).push(hook)
-  }
-
-  private wake(): void {
-    if (this.waiters.length === 0) return
-    const waiters = this.waiters
-    this.waiters = []
-    for (const waiter of waiters) waiter()
-  }
-
-  /** Suspends until the next event on the socket, then runs `next`. */
-  private waitThen<A, E>(next: () => Effect.Effect<A, E>): Effect.Effect<A, E> {
-    return Effect.async<A, E>((resume) => {
-      const waiter = () => resume(next())
-      this.waiters.push(waiter)
-      return Effect.sync(() => {
-        const index = this.waiters.indexOf(waiter)
-        if (index >= 0) this.waiters.splice(index, 1)
-      })
-    })
   }
 
   private pauseReading(): void {
@@ -207,7 +189,7 @@ class NodeTcpConnection implements TcpConnection {
   /** Waits for data, with the idle timeout when one is set. */
   private awaitData<A>(next: () => Effect.Effect<A, ReadError>): Effect.Effect<A, ReadError> {
     this.resumeReading()
-    const wait = this.waitThen(next)
+    const wait = this.waiters.waitThen(next)
     const idle = this.settings.idleTimeout
     return idle === undefined ? wait : timeoutFailReal(wait, idle, () =>
       new ReadError({
@@ -281,7 +263,7 @@ class NodeTcpConnection implements TcpConnection {
       const blocked = this.writeBlocked()
       if (blocked !== undefined) return Effect.fail(blocked)
       if (!this.socket.writableNeedDrain) return Effect.void
-      return this.waitThen(() => this.drained)
+      return this.waiters.waitThen(() => this.drained)
     })
   }
 
@@ -316,7 +298,7 @@ class NodeTcpConnection implements TcpConnection {
       if (this.writeFinished) return Effect.void
       if (this.writeError !== undefined) return Effect.fail(this.writeError)
       if (this.closed) return Effect.fail(closedForWriting(this.peer))
-      return this.waitThen(() => this.awaitFinish)
+      return this.waiters.waitThen(() => this.awaitFinish)
     })
   }
 
@@ -334,7 +316,7 @@ class NodeTcpConnection implements TcpConnection {
 
   private get awaitClosed(): Effect.Effect<void> {
     return Effect.suspend(() =>
-      this.closed ? Effect.void : this.waitThen(() => this.awaitClosed)
+      this.closed ? Effect.void : this.waiters.waitThen(() => this.awaitClosed)
     )
   }
 

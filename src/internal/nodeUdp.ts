@@ -27,6 +27,7 @@ import type { Datagram, UdpBindOptions, UdpConnectOptions, UdpSocket } from "../
 import { maxPayload } from "../Udp.js"
 import { lookupHost } from "./dns.js"
 import { fromPull } from "./pullStream.js"
+import { Waiters } from "./waiters.js"
 import { validateUdpBindOptions } from "./udpOptions.js"
 
 type Overflow = "dropNewest" | "dropOldest"
@@ -81,7 +82,7 @@ class UdpHandle implements UdpSocket {
   private readonly socket: Dgram.Socket
   private readonly buffer: Ring<Datagram>
   /** Receivers waiting for a datagram, an error or close. */
-  private waiters: Array<() => void> = []
+  private readonly waiters = new Waiters()
   /** An `'error'` event not yet reported: the next recv or send fails with it. */
   private failure: { readonly error: unknown } | undefined = undefined
   /** Bind or connect in progress: it gets the `'error'` events. */
@@ -110,7 +111,7 @@ class UdpHandle implements UdpSocket {
       step(error)
     } else if (this.state === "open" && this.failure === undefined) {
       this.failure = { error }
-      this.wake()
+      this.waiters.wakeAll()
     }
   }
 
@@ -133,12 +134,12 @@ class UdpHandle implements UdpSocket {
     if (this.burst) return
     this.burst = true
     setImmediate(this.endBurst)
-    this.wake()
+    this.waiters.wakeAll()
   }
 
   private readonly endBurst = (): void => {
     this.burst = false
-    this.wake()
+    this.waiters.wakeAll()
   }
 
   private readonly onClose = (): void => {
@@ -155,23 +156,6 @@ class UdpHandle implements UdpSocket {
       })
     )
   }
-
-  private wake(): void {
-    if (this.waiters.length === 0) return
-    const waiters = this.waiters
-    this.waiters = []
-    for (const resume of waiters) resume()
-  }
-
-  /** Suspends until a datagram, an error or close may have arrived. */
-  private readonly activity: Effect.Effect<void> = Effect.async<void>((resume) => {
-    const waiter = () => resume(Effect.void)
-    this.waiters.push(waiter)
-    return Effect.sync(() => {
-      const index = this.waiters.indexOf(waiter)
-      if (index >= 0) this.waiters.splice(index, 1)
-    })
-  })
 
   private where(): string {
     return Address.format(this.peer ?? this.address)
@@ -244,7 +228,7 @@ class UdpHandle implements UdpSocket {
     if (datagram !== undefined) return Effect.succeed(datagram)
     if (this.state !== "open") return Effect.fail(this.closedReceive())
     if (this.failure !== undefined) return Effect.fail(this.takeFailure("ReceiveError", this.failure.error))
-    return Effect.zipRight(this.activity, this.recv)
+    return this.waiters.waitThen(() => this.recv)
   })
 
   /** Every buffered datagram at once; `undefined` ends the stream once the socket is closed. */
@@ -252,7 +236,7 @@ class UdpHandle implements UdpSocket {
     if (this.buffer.size > 0) return Effect.succeed(Chunk.unsafeFromArray(this.buffer.drain()))
     if (this.state !== "open") return Effect.succeed(undefined)
     if (this.failure !== undefined) return Effect.fail(this.takeFailure("ReceiveError", this.failure.error))
-    return Effect.zipRight(this.activity, this.pullAll)
+    return this.waiters.waitThen(() => this.pullAll)
   })
 
   readonly datagrams: Stream.Stream<Datagram, ReceiveError> = fromPull(this.pullAll)
@@ -289,6 +273,9 @@ class UdpHandle implements UdpSocket {
           )
           : this.transmit(bytes, undefined)
       }
+      // The common case, answering the `from` of a received datagram, needs
+      // none of the Effects that validating a host name or a mismatch takes.
+      if (this.peer === undefined && isLiteralOf(to, this.address.family)) return this.transmit(bytes, to)
       return Effect.flatMap(this.destination(to), (destination) => this.transmit(bytes, destination))
     })
 
@@ -387,7 +374,7 @@ class UdpHandle implements UdpSocket {
     if (this.state === "open") {
       this.state = "closing"
       this.buffer.clear()
-      this.wake()
+      this.waiters.wakeAll()
       try {
         this.socket.close()
       } catch {
@@ -413,6 +400,11 @@ class UdpHandle implements UdpSocket {
     })
   }
 }
+
+/** An IP literal of `family` and a port a datagram can go to. */
+const isLiteralOf = (to: { readonly host: string; readonly port: number }, family: Address.Family): boolean =>
+  typeof to?.host === "string" && Address.familyOf(to.host) === family &&
+  typeof to.port === "number" && Number.isInteger(to.port) && to.port >= 1 && to.port <= 65535
 
 const isMulticastGroup = (group: string, family: Address.Family): boolean => {
   if (typeof group !== "string" || Address.familyOf(group) !== family) return false

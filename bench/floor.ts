@@ -3,11 +3,13 @@
  * costs per message, with no socket involved. A producer delivers one 64-byte
  * message per macrotask (as a socket's 'data' event does) and wakes a waiting
  * consumer; the consumer is plain callbacks, a `recv`-style Effect loop, or a
- * Stream, as effect-net's `recv` and `stream` are built.
+ * Stream built with `Stream.repeatEffectChunkOption` or on a channel loop, as
+ * effect-net's `stream` is (`src/internal/pullStream.ts`).
  *
  *   npx tsx bench/floor.ts
  */
 import { Chunk, Effect, Option, Stream } from "effect"
+import { fromPull } from "../src/internal/pullStream.js"
 
 const messages = 100_000
 const message = new Uint8Array(64)
@@ -60,4 +62,8 @@ for (let round = 1; round <= 2; round++) {
     Stream.runForEach(() => Effect.void)
   ))
   await measure("Stream.runDrain", Stream.repeatEffectChunkOption(pullAll).pipe(Stream.take(messages), Stream.runDrain))
+  await measure(
+    "Stream.runDrain, channel loop",
+    fromPull(Effect.orElseSucceed(pullAll, () => undefined)).pipe(Stream.take(messages), Stream.runDrain)
+  )
 }

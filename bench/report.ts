@@ -43,7 +43,9 @@ const targets: Record<string, (row: Row) => { text: string; met: boolean }> = {
   "udp-flood/received/s": (row) => atLeast(row, 0.95),
   "udp-flood/loss": (row) => ({ text: "≤ raw + 1 pt", met: (row.delta_to_raw ?? 0) <= 1 }),
   "tcp-idle-memory/RSS/conn": (row) => ({ text: "≤ 2×", met: (row.ratio_to_raw ?? Infinity) <= 2 }),
-  "tcp-idle-memory/heap/conn": (row) => ({ text: "≤ 5 KB", met: row.median <= 5 })
+  "tcp-idle-memory/heap/conn": (row) => ({ text: "≤ 5 KB", met: row.median <= 5 }),
+  "tcp-idle-memory-recv/RSS/conn": (row) => ({ text: "≤ 2×", met: (row.ratio_to_raw ?? Infinity) <= 2 }),
+  "tcp-idle-memory-recv/heap/conn": (row) => ({ text: "≤ 5 KB", met: row.median <= 5 })
 }
 
 const atLeast = (row: Row, ratio: number) => ({ text: `≥ ${ratio.toFixed(2)}×`, met: (row.ratio_to_raw ?? 0) >= ratio })

@@ -74,8 +74,6 @@ class NodeTcpConnection implements TcpConnection {
   private writeEnded = false
   private writeFinished = false
   private closing = false
-  /** A wake is due at the end of this event-loop turn (see the `'data'` listener). */
-  private burst = false
   private readError: ReadError | undefined = undefined
   private writeError: WriteError | undefined = undefined
   /** Fibers waiting for something to change: data, EOF, drain, finish, error or close. */
@@ -95,7 +93,7 @@ class NodeTcpConnection implements TcpConnection {
     socket.on("drain", NodeTcpConnection.onDrain)
     socket.on("finish", NodeTcpConnection.onFinish)
     socket.on("error", NodeTcpConnection.onError)
-    socket.on("close", NodeTcpConnection.onClose)
+    socket.on("close", NodeTcpConnection.onSocketClose)
   }
 
   private static onData(this: OwnedSocket, data: Buffer): void {
@@ -103,19 +101,7 @@ class NodeTcpConnection implements TcpConnection {
     self.incoming.push(data)
     self.incomingBytes += data.length
     if (self.incomingBytes >= readHighWaterMark) self.pauseReading()
-    // libuv reads up to 32 times per turn of the event loop, one callback
-    // each, and a woken reader would run after every one of them. The first
-    // wakes the reader at once; the rest of the turn's data waits for
-    // `endBurst`, right after the poll phase, and is taken in one pull.
-    if (self.burst) return
-    self.burst = true
-    setImmediate(NodeTcpConnection.endBurst, self)
-    self.waiters.wakeAll()
-  }
-
-  private static endBurst(self: NodeTcpConnection): void {
-    self.burst = false
-    self.waiters.wakeAll()
+    self.waiters.wakeOncePerTurn()
   }
 
   private static onEnd(this: OwnedSocket): void {
@@ -141,7 +127,7 @@ class NodeTcpConnection implements TcpConnection {
     self.waiters.wakeAll()
   }
 
-  private static onClose(this: OwnedSocket): void {
+  private static onSocketClose(this: OwnedSocket): void {
     const self = this[owner]
     self.closed = true
     self.waiters.wakeAll()

@@ -90,8 +90,6 @@ class UdpHandle implements UdpSocket {
   private state: "open" | "closing" | "closed" = "open"
   private closeWaiters: Array<() => void> = []
   private droppedCount = 0
-  /** A wake is due at the end of this event-loop turn (see `onMessage`). */
-  private burst = false
   address: SocketAddress
   peer: SocketAddress | undefined = undefined
 
@@ -126,20 +124,7 @@ class UdpHandle implements UdpSocket {
       payload,
       from: { family: info.family, host: info.address, port: info.port }
     })
-    // libuv reads up to 32 datagrams per turn of the event loop, one callback
-    // each, and the woken fiber would run after every one of them and take a
-    // single datagram. The first wakes a receiver at once (no added latency);
-    // the rest of the turn's datagrams wait for `endBurst`, right after the
-    // poll phase, and are taken together.
-    if (this.burst) return
-    this.burst = true
-    setImmediate(this.endBurst)
-    this.waiters.wakeAll()
-  }
-
-  private readonly endBurst = (): void => {
-    this.burst = false
-    this.waiters.wakeAll()
+    this.waiters.wakeOncePerTurn()
   }
 
   private readonly onClose = (): void => {

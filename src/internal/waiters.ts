@@ -15,6 +15,8 @@ const staleBound = 64
  */
 export class Waiters {
   private parked: Array<() => void> = []
+  /** A wake is due at the end of this event-loop turn (see `wakeOncePerTurn`). */
+  private turnWakePending = false
 
   /**
    * Parks the calling fiber until the next `wakeAll`, then runs `next`.
@@ -32,6 +34,26 @@ export class Waiters {
     })
   }
 
+  /**
+   * Wakes for data that arrived. libuv reads up to 32 times per turn of the
+   * event loop, one callback each, and a woken fiber would run after every
+   * one of them and take a single read. The first read of a turn wakes at
+   * once (no added latency); the rest wait for a wake right after the poll
+   * phase and are taken together.
+   */
+  wakeOncePerTurn(): void {
+    if (this.turnWakePending) return
+    this.turnWakePending = true
+    setImmediate(endTurn, this)
+    this.wakeAll()
+  }
+
+  /** Run by the immediate that `wakeOncePerTurn` schedules. */
+  endTurn(): void {
+    this.turnWakePending = false
+    this.wakeAll()
+  }
+
   wakeAll(): void {
     if (this.parked.length === 0) return
     const parked = this.parked
@@ -39,3 +61,5 @@ export class Waiters {
     for (const wake of parked) wake()
   }
 }
+
+const endTurn = (waiters: Waiters): void => waiters.endTurn()

@@ -1,7 +1,18 @@
+import { fileURLToPath } from "node:url"
 import { defineWorkspace } from "vitest/config"
+
+const source = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url))
 
 export default defineWorkspace([
   {
+    resolve: {
+      // Inside the repository `effect-net` is the source, as tsconfig's
+      // `paths` says: the tests of the built package install the tarball.
+      alias: [
+        { find: /^effect-net$/, replacement: source("index.ts") },
+        { find: /^effect-net\/(.*)$/, replacement: source("$1.ts") }
+      ]
+    },
     test: {
       name: "effect-net",
       include: ["test/**/*.test.ts"],

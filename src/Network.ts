@@ -29,6 +29,9 @@ import type {
 } from "./NetError.js"
 
 /**
+ * Options every TCP socket takes, listening (for the connections it
+ * accepts) or connecting.
+ *
  * @since 0.1.0
  * @category options
  */
@@ -53,6 +56,9 @@ export interface TcpSocketOptions {
 }
 
 /**
+ * Options of `Tcp.listen`: where to bind, the accept backlog, and the socket
+ * options of every accepted connection.
+ *
  * @since 0.1.0
  * @category options
  */
@@ -70,6 +76,9 @@ export interface ListenOptions extends TcpSocketOptions {
 }
 
 /**
+ * Options of `Tcp.connect`: the peer (a name or an IP address), a connect
+ * timeout, an optional local address and port, and socket options.
+ *
  * @since 0.1.0
  * @category options
  */
@@ -83,6 +92,9 @@ export interface ConnectOptions extends TcpSocketOptions {
 }
 
 /**
+ * Options of `Udp.bind`: where to bind, socket options, and the bounded
+ * receive buffer with its overflow policy.
+ *
  * @since 0.1.0
  * @category options
  */
@@ -103,6 +115,9 @@ export interface UdpBindOptions {
 }
 
 /**
+ * Options of `Udp.connect`: the one peer to send to and hear from, and how
+ * to bind the local end.
+ *
  * @since 0.1.0
  * @category options
  */
@@ -158,6 +173,8 @@ export interface TcpListener {
 }
 
 /**
+ * One received datagram: its bytes, whole, and the address it came from.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -191,6 +208,10 @@ export interface UdpSocket {
 }
 
 /**
+ * The service every socket comes from. Provide `NodeNetwork.layer` for real
+ * sockets or `TestNetwork.layer()` for the simulated network; the `Tcp` and
+ * `Udp` modules are accessors over it.
+ *
  * @since 0.1.0
  * @category tags
  */

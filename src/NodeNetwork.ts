@@ -10,6 +10,21 @@ import * as NodeUdp from "./internal/nodeUdp.js"
 import { Network } from "./Network.js"
 
 /**
+ * The `Network` service on real sockets. Timeouts on these sockets
+ * (`timeout`, `idleTimeout`, `closeTimeout`) run in real time, whatever
+ * `Clock` the program has.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { NodeNetwork, Tcp } from "effect-net"
+ *
+ * const program = Effect.gen(function*() {
+ *   const listener = yield* Tcp.listen()
+ *   return listener.address.port
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */

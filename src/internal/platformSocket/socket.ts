@@ -1,0 +1,127 @@
+import * as Socket from "@effect/platform/Socket"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { AddressError, ConnectError } from "../../NetError.js"
+import type { ConnectOptions, TcpConnection } from "../../Network.js"
+import { Network } from "../../Network.js"
+
+/** @internal */
+export const openError = (cause: ConnectError | AddressError): Socket.SocketGenericError =>
+  new Socket.SocketGenericError({ reason: "Open", cause })
+
+const readError = (cause: unknown): Socket.SocketGenericError => new Socket.SocketGenericError({ reason: "Read", cause })
+
+const writeError = (cause: unknown): Socket.SocketGenericError =>
+  new Socket.SocketGenericError({ reason: "Write", cause })
+
+/**
+ * What a `CloseEvent` written to a run's connection makes of that run: a
+ * clean code (1000, 1006, as `@effect/platform` defines clean) ends it with
+ * success, any other code fails it with `SocketCloseError`, as a WebSocket
+ * run does.
+ */
+const closeOutcome = (event: Socket.CloseEvent): Effect.Effect<void, Socket.SocketCloseError> =>
+  Socket.defaultCloseCodeIsError(event.code)
+    ? Effect.fail(new Socket.SocketCloseError({ reason: "Close", code: event.code, closeReason: event.reason }))
+    : Effect.void
+
+/** The state of one `run`: its connection and, once written, the `CloseEvent` that ends it. */
+interface Run {
+  readonly connection: TcpConnection
+  closed: Effect.Effect<void, Socket.SocketCloseError> | undefined
+}
+
+/**
+ * Reads `run.connection` chunk by chunk into `handler`: the next chunk is
+ * read only once the handler's effect for this one has completed, so the
+ * socket is never read faster than the handler works (effect-net's
+ * backpressure goes on up to the handler). EOF ends the loop with success.
+ */
+const readLoop = <_, E, R>(
+  run: Run,
+  handler: (chunk: Uint8Array) => Effect.Effect<_, E, R> | void
+): Effect.Effect<void, Socket.SocketError | E, R> => {
+  const next: Effect.Effect<void, Socket.SocketError | E, R> = Effect.matchEffect(run.connection.recv, {
+    onFailure: (error): Effect.Effect<void, Socket.SocketError> => run.closed ?? Effect.fail(readError(error)),
+    onSuccess: (chunk): Effect.Effect<void, Socket.SocketError | E, R> => {
+      if (run.closed !== undefined) return run.closed
+      if (chunk._tag === "None") return Effect.void
+      const result = handler(chunk.value)
+      return Effect.isEffect(result) ? Effect.zipRight(result, next) : next
+    }
+  })
+  return next
+}
+
+/**
+ * A `Socket` over the runs `open` gives. With no `initial` run, each `run`
+ * opens its own connection and closes it when it ends (`makeNet`);
+ * otherwise the one connection outlives the runs and its opener closes it
+ * (`fromConnection`).
+ */
+const make = (open: Effect.Effect<Run, Socket.SocketGenericError, Scope.Scope>, initial?: Run): Socket.Socket => {
+  let current: Run | undefined = initial
+  // Open while a connection is there to write to: writes taken before any
+  // run wait on it instead of failing.
+  const connected = Effect.unsafeMakeLatch(initial !== undefined)
+
+  const run = <_, E, R>(
+    handler: (chunk: Uint8Array) => Effect.Effect<_, E, R> | void,
+    options?: { readonly onOpen?: Effect.Effect<void> | undefined }
+  ): Effect.Effect<void, Socket.SocketError | E, R> =>
+    Effect.scoped(Effect.gen(function*() {
+      const state = yield* open
+      if (initial === undefined) {
+        current = state
+        yield* connected.open
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            if (current !== state) return
+            current = undefined
+            connected.unsafeClose()
+          })
+        )
+      }
+      if (options?.onOpen !== undefined) yield* options.onOpen
+      return yield* readLoop(state, handler)
+    })).pipe(Effect.interruptible)
+
+  const write = (chunk: Uint8Array | string | Socket.CloseEvent): Effect.Effect<void, Socket.SocketError> =>
+    Effect.suspend(() => {
+      // A run may end between the latch opening and this write resuming:
+      // then wait for the next connection again.
+      if (current === undefined) return Effect.zipRight(connected.await, write(chunk))
+      if (Socket.isCloseEvent(chunk)) {
+        if (current.closed === undefined) current.closed = closeOutcome(chunk)
+        return current.connection.close
+      }
+      return Effect.mapError(current.connection.send(chunk), writeError)
+    })
+
+  // Closing the writer's scope half-closes (FIN) the connection of the
+  // moment. `endWrite` sends the FIN at once and then waits for it to be
+  // flushed, which a peer that reads nothing can hold up until the
+  // connection closes: that wait goes on in a fiber of its own, so a scope
+  // never hangs on it.
+  const writer = Effect.acquireRelease(
+    Effect.succeed(write),
+    () => current === undefined ? Effect.void : Effect.asVoid(Effect.forkDaemon(Effect.ignore(current.connection.endWrite)))
+  )
+
+  return Socket.Socket.of({ [Socket.TypeId]: Socket.TypeId, run, runRaw: run, writer })
+}
+
+/** @internal */
+export const makeNet = (options: ConnectOptions): Effect.Effect<Socket.Socket, never, Network> =>
+  Effect.map(Network, (network) =>
+    make(Effect.map(
+      Effect.mapError(network.tcpConnect(options), openError),
+      (connection): Run => ({ connection, closed: undefined })
+    )))
+
+/** @internal */
+export const fromConnection = (connection: TcpConnection): Effect.Effect<Socket.Socket> =>
+  Effect.sync(() => {
+    const only: Run = { connection, closed: undefined }
+    return make(Effect.succeed(only), only)
+  })

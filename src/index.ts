@@ -45,6 +45,11 @@ export * as Network from "./Network.js"
 export * as NodeNetwork from "./NodeNetwork.js"
 
 /**
+ * @since 0.2.0
+ */
+export * as PlatformSocket from "./PlatformSocket.js"
+
+/**
  * TCP: listen, accept, serve, connect, and graceful close.
  *
  * @since 0.1.0

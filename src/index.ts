@@ -45,6 +45,8 @@ export * as Network from "./Network.js"
 export * as NodeNetwork from "./NodeNetwork.js"
 
 /**
+ * @effect/platform's `Socket` and `SocketServer` on `Network`, the transport of @effect/rpc's socket protocol.
+ *
  * @since 0.2.0
  */
 export * as PlatformSocket from "./PlatformSocket.js"

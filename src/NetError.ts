@@ -131,11 +131,13 @@ export class ReadError extends Schema.TaggedError<ReadError>("effect-net/ReadErr
  * @since 0.1.0
  * @category reasons
  */
-export const WriteErrorReason = Schema.Literal("ConnectionReset", "BrokenPipe", "Closed", "TimedOut", "Unknown")
+export const WriteErrorReason = Schema.Literal("ConnectionReset", "BrokenPipe", "Closed", "TimedOut", "InvalidArgument", "Unknown")
 
 /**
  * Writing to a TCP connection failed, or it was closed for writing.
  * `TimedOut`: with `idleTimeout` set, the peer took nothing for that long.
+ * `InvalidArgument`: the data is neither a `Uint8Array` nor a string (a
+ * JavaScript caller); nothing was written and the connection goes on.
  *
  * @since 0.1.0
  * @category errors
@@ -158,11 +160,13 @@ export const SendErrorReason = Schema.Literal(
   "HostNotFound",
   "ConnectionRefused",
   "Closed",
+  "InvalidArgument",
   "Unknown"
 )
 
 /**
- * Sending a UDP datagram failed.
+ * Sending a UDP datagram failed. `InvalidArgument`: the payload is neither
+ * a `Uint8Array` nor a string (a JavaScript caller); nothing was sent.
  *
  * @since 0.1.0
  * @category errors

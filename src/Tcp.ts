@@ -23,9 +23,11 @@ import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
 import type * as Scope from "effect/Scope"
+import { describeValue, optionsProblem } from "./internal/arguments.js"
 import * as internalServe from "./internal/serve.js"
 import { sleepEitherClock } from "./internal/time.js"
-import type { AcceptError, AddressError, BindError, ConnectError } from "./NetError.js"
+import type { AddressError } from "./NetError.js"
+import { AcceptError, BindError, ConnectError } from "./NetError.js"
 import type { ConnectOptions, ListenOptions, TcpConnection as Connection, TcpListener as Listener } from "./Network.js"
 import { Network } from "./Network.js"
 
@@ -71,8 +73,12 @@ export interface ServeOptions {
  */
 export const listen = (
   options?: ListenOptions
-): Effect.Effect<TcpListener, BindError | AddressError, Network | Scope.Scope> =>
-  Effect.flatMap(Network, (network) => network.tcpListen(options ?? {}))
+): Effect.Effect<TcpListener, BindError | AddressError, Network | Scope.Scope> => {
+  const problem = optionsProblem(options, "Tcp.listen", true)
+  return problem === undefined
+    ? Effect.flatMap(Network, (network) => network.tcpListen(options ?? {}))
+    : Effect.fail(new BindError({ reason: "InvalidArgument", message: problem }))
+}
 
 /**
  * Opens a connection: `socket()`, `connect()`. The socket closes when the
@@ -83,20 +89,30 @@ export const listen = (
  */
 export const connect = (
   options: ConnectOptions
-): Effect.Effect<TcpConnection, ConnectError | AddressError, Network | Scope.Scope> =>
-  Effect.flatMap(Network, (network) => network.tcpConnect(options))
+): Effect.Effect<TcpConnection, ConnectError | AddressError, Network | Scope.Scope> => {
+  const problem = optionsProblem(options, "Tcp.connect", false)
+  return problem === undefined
+    ? Effect.flatMap(Network, (network) => network.tcpConnect(options))
+    : Effect.fail(new ConnectError({ reason: "InvalidArgument", message: problem }))
+}
 
 /**
  * @since 0.1.0
  * @category guards
  */
 export const isTcpListener = (u: unknown): u is TcpListener =>
-  Predicate.hasProperty(u, "accept") && Predicate.hasProperty(u, "connections") && Predicate.hasProperty(u, "address")
+  Predicate.hasProperty(u, "accept") && Effect.isEffect(u.accept) &&
+  Predicate.hasProperty(u, "connections") && Predicate.hasProperty(u.connections, Stream.StreamTypeId) &&
+  Predicate.hasProperty(u, "address") && Predicate.isObject(u.address)
 
 /**
  * Accepts connections forever and runs `handler` on each, in its own fiber
  * and its own scope: the connection closes when the handler ends, fails or is
  * interrupted. A failing handler is logged and never stops the server.
+ *
+ * A `listener` that is not a `TcpListener`, a `handler` that is not a
+ * function, or an option out of range fails with `AcceptError`
+ * `InvalidArgument` before anything is accepted.
  *
  * @since 0.1.0
  * @category combinators
@@ -112,12 +128,24 @@ export const serve: {
     options?: ServeOptions
   ): Effect.Effect<never, AcceptError, Exclude<R, Scope.Scope>>
 } = dual(
-  (args) => isTcpListener(args[0]),
+  // Only the data-last form starts with a function: anything else is taken as
+  // a listener, so that a value that is not one fails typed below instead of
+  // being mistaken for a handler (and returning a function, not an Effect).
+  (args) => typeof args[0] !== "function",
   <E, R>(
     listener: TcpListener,
     handler: (connection: TcpConnection) => Effect.Effect<unknown, E, R>,
     options?: ServeOptions
-  ): Effect.Effect<never, AcceptError, Exclude<R, Scope.Scope>> => internalServe.serve(listener, handler, options)
+  ): Effect.Effect<never, AcceptError, Exclude<R, Scope.Scope>> => {
+    const problem = !isTcpListener(listener)
+      ? `Tcp.serve: the listener is ${describeValue(listener)}, not a TcpListener`
+      : typeof handler !== "function"
+      ? `Tcp.serve: the handler is ${describeValue(handler)}, not a function`
+      : optionsProblem(options, "Tcp.serve", true)
+    return problem === undefined
+      ? internalServe.serve(listener, handler, options)
+      : Effect.fail(new AcceptError({ reason: "InvalidArgument", message: problem }))
+  }
 )
 
 /** `Duration.decodeUnknown` already reads negative and NaN durations as zero. */

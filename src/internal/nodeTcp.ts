@@ -19,6 +19,7 @@ import {
   WriteError
 } from "../NetError.js"
 import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener, TcpSocketOptions } from "../Network.js"
+import { invalidWrite, isPayload } from "./arguments.js"
 import { lookupHost } from "./dns.js"
 import { optionalDuration, optionalPositiveInteger } from "./options.js"
 import { fromPull } from "./pullStream.js"
@@ -231,6 +232,7 @@ class NodeTcpConnection implements TcpConnection {
 
   /** Hands `data` to the socket: `true` while its buffer has room, `false` once full, or why it cannot. */
   private write(data: Uint8Array | string): boolean | WriteError {
+    if (!isPayload(data)) return invalidWrite(data, this.peer)
     return this.writeBlocked() ?? (data.length === 0 || this.socket.write(data))
   }
 

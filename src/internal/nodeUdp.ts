@@ -25,6 +25,7 @@ import type { SocketAddress } from "../Address.js"
 import { AddressError, BindError, ConnectError, fromCause, MulticastError, ReceiveError, SendError } from "../NetError.js"
 import type { Datagram, UdpBindOptions, UdpConnectOptions, UdpSocket } from "../Network.js"
 import { maxPayload } from "../Udp.js"
+import { invalidSend, isPayload } from "./arguments.js"
 import { lookupHost } from "./dns.js"
 import { fromPull } from "./pullStream.js"
 import { Waiters } from "./waiters.js"
@@ -233,6 +234,7 @@ class UdpHandle implements UdpSocket {
     to?: SocketAddress | { readonly host: string; readonly port: number }
   ): Effect.Effect<void, SendError> =>
     Effect.suspend(() => {
+      if (!isPayload(payload)) return Effect.fail(invalidSend(payload, Address.format(this.address)))
       if (this.state !== "open") return Effect.fail(this.closedSend())
       if (this.failure !== undefined) return Effect.fail(this.takeFailure("SendError", this.failure.error))
       const bytes = typeof payload === "string" ? Buffer.from(payload, "utf8") : payload

@@ -12,6 +12,7 @@ import { familyOf, format, validateHost, validatePort } from "../../Address.js"
 import { AcceptError, AddressError, BindError, ConnectError, ReadError, WriteError } from "../../NetError.js"
 import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener, TcpSocketOptions } from "../../Network.js"
 import type { Packet, TcpConnectionInfo, TcpListenerInfo } from "../../TestNetwork.js"
+import { invalidWrite, isPayload } from "../arguments.js"
 import { optionalDuration, optionalPositiveInteger } from "../options.js"
 import type * as Fault from "./faults.js"
 import type { Carrier, Roll, World } from "./world.js"
@@ -384,6 +385,7 @@ const makeConnection = (
   )
 
   const send = (data: Uint8Array | string): Effect.Effect<void, WriteError> => {
+    if (!isPayload(data)) return Effect.fail(invalidWrite(data, peer))
     const bytes = typeof data === "string" ? encoder.encode(data) : data
     return Effect.clockWith((clock) => {
       let offset = 0

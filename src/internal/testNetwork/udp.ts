@@ -11,6 +11,7 @@ import { AddressError, BindError, ConnectError, MulticastError, ReceiveError, Se
 import type { Datagram, UdpBindOptions, UdpConnectOptions, UdpSocket } from "../../Network.js"
 import type { Packet, UdpSocketInfo } from "../../TestNetwork.js"
 import { maxPayload } from "../../Udp.js"
+import { invalidSend, isPayload } from "../arguments.js"
 import { validateUdpBindOptions } from "../udpOptions.js"
 import type { Carrier, World } from "./world.js"
 import { canonical, isWildcard } from "./world.js"
@@ -305,6 +306,7 @@ const makeSocket = (fabric: UdpFabric, socket: Socket): UdpSocket => {
   ): Effect.Effect<void, SendError> =>
     Effect.clockWith((clock) =>
       Effect.suspend(() => {
+        if (!isPayload(payload)) return Effect.fail(invalidSend(payload, here))
         if (socket.closed) return Effect.fail(sendFailure("Closed", "the socket is closed"))
         fabric.settle(clock.unsafeCurrentTimeMillis())
         if (socket.refused) {

@@ -1,0 +1,48 @@
+import { SendError, WriteError } from "../NetError.js"
+
+// The types rule these values out, but JavaScript callers and configuration
+// files do pass them: each check here turns one into a typed error, the same
+// on every Network, instead of a TypeError thrown from deep inside a socket.
+
+/** A short description of a value the types did not expect, for an error message. */
+export const describeValue = (value: unknown): string => {
+  if (value === null) return "null"
+  if (Array.isArray(value)) return "an array"
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`
+  switch (typeof value) {
+    case "undefined":
+      return "undefined"
+    case "object":
+      return "an object"
+    case "function":
+      return "a function"
+    case "symbol":
+      return "a symbol"
+    default:
+      return `the ${typeof value} ${String(value)}`
+  }
+}
+
+/** What `send` and `sink` take: a `Uint8Array` (a Node `Buffer` is one) or a string. */
+export const isPayload = (data: unknown): data is Uint8Array | string =>
+  typeof data === "string" || data instanceof Uint8Array
+
+const notPayload = (data: unknown): string => `the data is ${describeValue(data)}, not a Uint8Array or a string`
+
+/** The error of a TCP write of something that is not a payload; nothing is written. */
+export const invalidWrite = (data: unknown, address: string): WriteError =>
+  new WriteError({ reason: "InvalidArgument", message: `write to ${address} failed: ${notPayload(data)}`, address })
+
+/** The error of a UDP send of something that is not a payload; nothing is sent. */
+export const invalidSend = (data: unknown, from: string): SendError =>
+  new SendError({ reason: "InvalidArgument", message: `send from ${from} failed: ${notPayload(data)}` })
+
+/**
+ * Why an options argument is not an object, or `undefined` when it is one;
+ * `undefined` and `null` stand for "the defaults" only where the options are
+ * `optional`.
+ */
+export const optionsProblem = (options: unknown, what: string, optional: boolean): string | undefined =>
+  (typeof options === "object" && options !== null) || (optional && options == null)
+    ? undefined
+    : `${what}: the options are ${describeValue(options)}, not an object`

@@ -1,0 +1,186 @@
+/**
+ * Values outside the types (what JavaScript callers and configuration files
+ * pass) fail with a typed error on both networks, never with a defect.
+ * Issue 12, item 8.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { Network, TcpConnection } from "../src/Network.js"
+import * as NodeNetwork from "../src/NodeNetwork.js"
+import * as Tcp from "../src/Tcp.js"
+import * as TestNetwork from "../src/TestNetwork.js"
+import * as Udp from "../src/Udp.js"
+import { checkNoSocketLeaks } from "./utils/handles.js"
+
+checkNoSocketLeaks()
+
+/** A value the types forbid, as a JavaScript caller could pass it. */
+const untyped = <A>(value: unknown): A => value as A
+
+/** Not a payload: `Uint8Array | string` is all `send` takes. */
+const notPayloads: ReadonlyArray<unknown> = [42, null, undefined, {}, [1, 2], true, new Uint16Array(2), Symbol("x")]
+
+const describeValue = (value: unknown): string => typeof value === "symbol" ? value.toString() : JSON.stringify(value) ?? String(value)
+
+/** The exit of `effect` in its own scope must be a typed failure matching `expected`: no defect, no interruption. */
+const failsWith = <A, E, R>(label: string, effect: Effect.Effect<A, E, R>, expected: Record<string, unknown>) =>
+  Effect.gen(function*() {
+    const exit = yield* Effect.exit(Effect.scoped(effect))
+    expect(Exit.isFailure(exit), `${label} should fail`).toBe(true)
+    if (Exit.isFailure(exit)) {
+      expect(Array.from(Cause.defects(exit.cause)), label).toEqual([])
+      expect(Cause.isInterruptedOnly(exit.cause), `${label} interrupted`).toBe(false)
+      const error = Option.getOrUndefined(Cause.failureOption(exit.cause))
+      expect(error, label).toMatchObject(expected)
+      expect(typeof (error as { message?: unknown }).message, label).toBe("string")
+    }
+  })
+
+const connectedPair = Effect.gen(function*() {
+  const listener = yield* Tcp.listen()
+  const accepting = yield* Effect.fork(listener.accept)
+  const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+  const server = yield* Fiber.join(accepting)
+  return { listener, client, server }
+})
+
+/** Reads from `conn` until `expected` bytes of text have arrived (bounded). */
+const readText = (conn: TcpConnection, expected: number) =>
+  Stream.runFoldWhile(conn.stream, "", (text) => text.length < expected, (text, chunk) => text + new TextDecoder().decode(chunk))
+
+const networks: ReadonlyArray<readonly [string, Layer.Layer<Network>]> = [
+  ["NodeNetwork", NodeNetwork.layer],
+  ["TestNetwork", TestNetwork.layer()]
+]
+
+for (const [name, layer] of networks) {
+  const run = <A, E>(test: Effect.Effect<A, E, Network | Scope.Scope>) => Effect.provide(Effect.scoped(test), layer)
+
+  describe(`${name}: values outside the types`, () => {
+    it.live("Tcp.connect without an options object fails ConnectError InvalidArgument", () =>
+      run(Effect.gen(function*() {
+        for (const options of [undefined, null, 42, "127.0.0.1:80", true]) {
+          yield* failsWith(`Tcp.connect(${describeValue(options)})`, Tcp.connect(untyped(options)), {
+            _tag: "ConnectError",
+            reason: "InvalidArgument"
+          })
+        }
+      })))
+
+    it.live("Tcp.listen with options that are not an object fails BindError InvalidArgument; null means the defaults", () =>
+      run(Effect.gen(function*() {
+        for (const options of [42, "127.0.0.1", true]) {
+          yield* failsWith(`Tcp.listen(${describeValue(options)})`, Tcp.listen(untyped(options)), {
+            _tag: "BindError",
+            reason: "InvalidArgument"
+          })
+        }
+        const listener = yield* Tcp.listen(untyped(null))
+        expect(listener.address.host).toBe("127.0.0.1")
+      })))
+
+    it.live("Udp.connect without an options object, or with a bind that is not one, fails typed", () =>
+      run(Effect.gen(function*() {
+        for (const options of [undefined, null, 42, "127.0.0.1:53"]) {
+          yield* failsWith(`Udp.connect(${describeValue(options)})`, Udp.connect(untyped(options)), {
+            _tag: "ConnectError",
+            reason: "InvalidArgument"
+          })
+        }
+        const peer = yield* Udp.bind()
+        yield* failsWith(
+          "Udp.connect({ bind: 42 })",
+          Udp.connect({ host: "127.0.0.1", port: peer.address.port, bind: untyped(42) }),
+          { _tag: "BindError", reason: "InvalidArgument" }
+        )
+      })))
+
+    it.live("Udp.bind with options that are not an object fails BindError InvalidArgument; null means the defaults", () =>
+      run(Effect.gen(function*() {
+        for (const options of [42, "127.0.0.1"]) {
+          yield* failsWith(`Udp.bind(${describeValue(options)})`, Udp.bind(untyped(options)), {
+            _tag: "BindError",
+            reason: "InvalidArgument"
+          })
+        }
+        const socket = yield* Udp.bind(untyped(null))
+        expect(socket.address.host).toBe("127.0.0.1")
+      })))
+
+    it.live("Tcp.serve on something that is not a listener, or with a handler that is not a function, fails AcceptError InvalidArgument", () =>
+      run(Effect.gen(function*() {
+        const handler = () => Effect.void
+        for (const listener of [{}, null, undefined, 42, { accept: 1, connections: 2, address: 3 }]) {
+          const shown = describeValue(listener)
+          yield* failsWith(`Tcp.serve(${shown}, handler)`, Tcp.serve(untyped<Tcp.TcpListener>(listener), handler), {
+            _tag: "AcceptError",
+            reason: "InvalidArgument"
+          })
+          yield* failsWith(`Tcp.serve(handler)(${shown})`, Tcp.serve(handler)(untyped(listener)), {
+            _tag: "AcceptError",
+            reason: "InvalidArgument"
+          })
+        }
+        const listener = yield* Tcp.listen()
+        for (const notHandler of [undefined, 42, {}]) {
+          yield* failsWith(`Tcp.serve(listener, ${describeValue(notHandler)})`, Tcp.serve(listener, untyped<typeof handler>(notHandler)), {
+            _tag: "AcceptError",
+            reason: "InvalidArgument"
+          })
+        }
+      })))
+
+    it.live("TcpConnection send and sink of a non-payload fail WriteError InvalidArgument; the connection goes on", () =>
+      run(Effect.gen(function*() {
+        const { client, server } = yield* connectedPair
+        for (const data of notPayloads) {
+          yield* failsWith(`conn.send(${describeValue(data)})`, client.send(untyped(data)), {
+            _tag: "WriteError",
+            reason: "InvalidArgument",
+            address: `127.0.0.1:${client.remoteAddress.port}`
+          })
+          yield* failsWith(
+            `conn.sink of ${describeValue(data)}`,
+            Stream.run(Stream.make(untyped<string>(data)), client.sink),
+            { _tag: "WriteError", reason: "InvalidArgument" }
+          )
+        }
+        // Nothing was written, and the connection still works both ways.
+        yield* client.send("still ")
+        yield* client.send(new TextEncoder().encode("open"))
+        expect(yield* readText(server, "still open".length)).toBe("still open")
+        yield* server.send("back")
+        expect(yield* readText(client, "back".length)).toBe("back")
+      })))
+
+    it.live("UdpSocket send of a non-payload fails SendError InvalidArgument, bound or connected; the socket goes on", () =>
+      run(Effect.gen(function*() {
+        const receiver = yield* Udp.bind()
+        const sender = yield* Udp.bind()
+        const connected = yield* Udp.connect({ host: "127.0.0.1", port: receiver.address.port })
+        for (const payload of notPayloads) {
+          yield* failsWith(`udp.send(${describeValue(payload)}, to)`, sender.send(untyped(payload), receiver.address), {
+            _tag: "SendError",
+            reason: "InvalidArgument"
+          })
+          yield* failsWith(`connected udp.send(${describeValue(payload)})`, connected.send(untyped(payload)), {
+            _tag: "SendError",
+            reason: "InvalidArgument"
+          })
+        }
+        yield* sender.send("after", receiver.address)
+        yield* connected.send("both")
+        const received = yield* receiver.datagrams.pipe(Stream.take(2), Stream.runCollect)
+        expect(Chunk.toReadonlyArray(received).map((datagram) => new TextDecoder().decode(datagram.payload)).sort())
+          .toEqual(["after", "both"])
+      })))
+  })
+}

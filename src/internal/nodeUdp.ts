@@ -28,7 +28,7 @@ import { maxPayload } from "../Udp.js"
 import { invalidSend, isPayload } from "./arguments.js"
 import { lookupHost } from "./dns.js"
 import { fromPull } from "./pullStream.js"
-import { Waiters } from "./waiters.js"
+import { TurnBudget, Waiters } from "./waiters.js"
 import { validateUdpBindOptions } from "./udpOptions.js"
 
 type Overflow = "dropNewest" | "dropOldest"
@@ -90,6 +90,14 @@ class UdpHandle implements UdpSocket {
   private pendingStep: ((error: unknown) => void) | undefined = undefined
   private state: "open" | "closing" | "closed" = "open"
   private closeWaiters: Array<() => void> = []
+  /**
+   * Sends whose callback has not come yet. Node drops the callback of a send
+   * still resolving its destination when the socket closes, so the sends left
+   * here once the handle is gone end with `Closed`.
+   */
+  private readonly unsettledSends = new Set<(outcome: Effect.Effect<void, SendError>) => void>()
+  /** Sends complete without a macrotask in between: see `TurnBudget`. */
+  private readonly sendBudget = new TurnBudget()
   private droppedCount = 0
   address: SocketAddress
   peer: SocketAddress | undefined = undefined
@@ -136,6 +144,10 @@ class UdpHandle implements UdpSocket {
     setImmediate(() =>
       setImmediate(() => {
         this.state = "closed"
+        if (this.unsettledSends.size > 0) {
+          const closed = Effect.fail(this.closedSend())
+          for (const settle of this.unsettledSends) settle(closed)
+        }
         const waiters = this.closeWaiters
         this.closeWaiters = []
         for (const resume of waiters) resume()
@@ -297,8 +309,11 @@ class UdpHandle implements UdpSocket {
     destination: { readonly host: string; readonly port: number } | undefined
   ): Effect.Effect<void, SendError> {
     return Effect.async<void, SendError>((resume) => {
+      const settle = (outcome: Effect.Effect<void, SendError>) => {
+        if (this.unsettledSends.delete(settle)) this.sendBudget.complete(resume, outcome)
+      }
       const fail = (error: unknown) =>
-        resume(Effect.fail(
+        settle(Effect.fail(
           this.state === "open"
             ? fromCause("SendError", error, {
               what: "send to",
@@ -306,7 +321,8 @@ class UdpHandle implements UdpSocket {
             })
             : this.closedSend()
         ))
-      const callback = (error: Error | null) => (error === null ? resume(Effect.void) : fail(error))
+      const callback = (error: Error | null) => (error === null ? settle(Effect.void) : fail(error))
+      this.unsettledSends.add(settle)
       try {
         if (destination === undefined) this.socket.send(bytes, callback)
         else this.socket.send(bytes, destination.port, destination.host, callback)

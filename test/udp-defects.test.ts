@@ -1,0 +1,106 @@
+/**
+ * Regression tests for the UDP defects 1 and 4 of issue 12: a tight send
+ * loop that starved the event loop, and a send racing close that never ended.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Fiber } from "effect"
+import type { UdpSocket } from "../src/Network.js"
+import * as NodeNetwork from "../src/NodeNetwork.js"
+import * as Udp from "../src/Udp.js"
+import { checkNoSocketLeaks } from "./utils/handles.js"
+import { childProcess, repositoryRoot } from "./utils/process.js"
+
+checkNoSocketLeaks()
+
+const live = <A, E>(effect: Effect.Effect<A, E, any>) =>
+  // `any`: the tests' effects need Network and Scope, both provided here.
+  effect.pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)) as Effect.Effect<A, E>
+
+/** Fails the test instead of waiting for the whole test timeout. */
+const within = <A, E, R>(effect: Effect.Effect<A, E, R>, seconds = 5) =>
+  Effect.timeoutFail(effect, {
+    duration: `${seconds} seconds`,
+    onTimeout: () => new Error(`did not end within ${seconds} seconds`)
+  })
+
+describe("a tight send loop", () => {
+  for (const mode of ["bound", "connected"] as const) {
+    it.live(`on a ${mode} socket lets timers fire, so a timeout ends it`, () =>
+      live(Effect.gen(function*() {
+        // The child is killed when the scope ends: a starved loop never exits.
+        const child = yield* childProcess("node", ["--import", "tsx", "test/fixtures/udp-send-loop.ts", mode], {
+          cwd: repositoryRoot
+        })
+        const code = yield* within(child.exited, 20).pipe(
+          Effect.mapError(() => new Error(`the send loop did not end: ${child.stderr()}`))
+        )
+        expect(code, child.stderr()).toBe(0)
+        const [line] = child.lines
+        const match = /^(\w+) (\w+) sent=(\d+) timers=(\d+)$/.exec(line ?? "")
+        expect(match, line).not.toBeNull()
+        const [, reported, outcome, sent, timers] = match!
+        expect(reported).toBe(mode)
+        expect(outcome).toBe("TimeoutException")
+        expect(Number(sent)).toBeGreaterThan(0)
+        expect(Number(timers)).toBeGreaterThan(0)
+      })))
+  }
+})
+
+/** The exit of a send forked just before `socket` closes: it must end, with success or Closed. */
+const sendRacingClose = (socket: UdpSocket, send: Effect.Effect<void, unknown>) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(send)
+    yield* Effect.yieldNow()
+    yield* socket.close
+    return yield* within(Fiber.await(fiber))
+  })
+
+const expectSuccessOrClosed = (exit: Exit.Exit<void, unknown>) => {
+  if (Exit.isSuccess(exit)) return
+  expect(exit.cause).toMatchObject({ _tag: "Fail", error: { _tag: "SendError", reason: "Closed" } })
+}
+
+describe("a send racing close", () => {
+  it.live("ends on a bound socket sending to an IP address", () =>
+    live(Effect.gen(function*() {
+      const rx = yield* Udp.bind()
+      const tx = yield* Udp.bind()
+      expectSuccessOrClosed(yield* sendRacingClose(tx, tx.send("x", rx.address)))
+    })))
+
+  it.live("ends on a bound socket sending to a host name", () =>
+    live(Effect.gen(function*() {
+      const rx = yield* Udp.bind()
+      const tx = yield* Udp.bind()
+      expectSuccessOrClosed(yield* sendRacingClose(tx, tx.send("x", { host: "localhost", port: rx.address.port })))
+    })))
+
+  it.live("ends on a connected socket", () =>
+    live(Effect.gen(function*() {
+      const rx = yield* Udp.bind()
+      const tx = yield* Udp.connect({ host: "127.0.0.1", port: rx.address.port })
+      expectSuccessOrClosed(yield* sendRacingClose(tx, tx.send("x")))
+    })))
+
+  it.live("ends for every one of many sends in flight", () =>
+    live(Effect.gen(function*() {
+      const rx = yield* Udp.bind()
+      const tx = yield* Udp.bind()
+      const fibers = yield* Effect.forEach(Array.from({ length: 100 }, (_, i) => i), (i) => Effect.fork(tx.send(String(i), rx.address)))
+      yield* Effect.yieldNow()
+      yield* tx.close
+      const exits = yield* within(Effect.forEach(fibers, Fiber.await))
+      expect(exits).toHaveLength(100)
+      exits.forEach(expectSuccessOrClosed)
+    })))
+
+  it.live("fails later sends with Closed", () =>
+    live(Effect.gen(function*() {
+      const rx = yield* Udp.bind()
+      const tx = yield* Udp.bind()
+      yield* sendRacingClose(tx, tx.send("x", rx.address))
+      const error = yield* Effect.flip(tx.send("y", rx.address))
+      expect(error).toMatchObject({ _tag: "SendError", reason: "Closed" })
+    })))
+})

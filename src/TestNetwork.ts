@@ -36,6 +36,8 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
 import type { SocketAddress } from "./Address.js"
 import * as internalFaults from "./internal/testNetwork/faults.js"
 import * as internal from "./internal/testNetwork/network.js"
@@ -103,6 +105,8 @@ export interface Packet {
 }
 
 /**
+ * A listening TCP socket as `snapshot` reports it.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -114,6 +118,8 @@ export interface TcpListenerInfo {
 }
 
 /**
+ * An open TCP connection as `snapshot` reports it, with the bytes still queued each way.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -130,6 +136,8 @@ export interface TcpConnectionInfo {
 }
 
 /**
+ * A bound UDP socket as `snapshot` reports it.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -156,13 +164,60 @@ export interface Snapshot {
 }
 
 /**
+ * A control of the simulated network (or `layer`) was given a value its
+ * type rules out — a probability of 2, a negative latency, a host that is
+ * neither an IP address nor a known name — as JavaScript callers and
+ * configuration files can. Nothing was changed. `operation` is the control
+ * (`"setFaults"`, `"partition"`, `"layer"` …), `argument` the value at fault
+ * (`"faults.drop"`, `"a"`, `"hosts.db"` …).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TestNetwork } from "effect-net"
+ *
+ * // A fault plan read from a configuration file: reported, not a defect.
+ * const applied = TestNetwork.setFaults(JSON.parse('{ "drop": 2 }')).pipe(
+ *   Effect.catchTag("InvalidArgument", (error) => Effect.logError(error.message)),
+ *   Effect.provide(TestNetwork.layer())
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class InvalidArgument extends Schema.TaggedError<InvalidArgument>("effect-net/TestNetwork/InvalidArgument")(
+  "InvalidArgument",
+  {
+    operation: Schema.String,
+    argument: Schema.String,
+    message: Schema.String
+  }
+) {}
+
+/**
+ * True for a `TestNetwork.InvalidArgument`.
+ *
+ * @since 0.2.0
+ * @category refinements
+ */
+export const isInvalidArgument = (u: unknown): u is InvalidArgument =>
+  Predicate.isTagged(u, "InvalidArgument") && u instanceof InvalidArgument
+
+/**
+ * Options of `TestNetwork.layer`: the seed of every random choice, and host names that resolve to simulated addresses.
+ *
  * @since 0.1.0
  * @category options
  */
 export interface LayerOptions {
-  /** Seeds every random choice. Default a fixed seed, so runs repeat. */
+  /** Seeds every random choice: an integer (its low 32 bits count). Default a fixed seed, so runs repeat. */
   readonly seed?: number | undefined
-  /** Host names and the addresses they resolve to; `localhost` is 127.0.0.1 and ::1. */
+  /**
+   * Host names and the IP addresses they resolve to, in order. `localhost`
+   * is `127.0.0.1` unless given here (say `["127.0.0.1", "::1"]` for a
+   * machine whose resolver also returns `::1`).
+   */
   readonly hosts?: Readonly<Record<string, string | ReadonlyArray<string>>> | undefined
 }
 
@@ -174,7 +229,7 @@ export interface LayerOptions {
  */
 export class TestNetwork extends Context.Tag("effect-net/TestNetwork")<TestNetwork, {
   /** Faults for all traffic from now on, replacing the previous ones. */
-  readonly setFaults: (faults: Faults) => Effect.Effect<void>
+  readonly setFaults: (faults: Faults) => Effect.Effect<void, InvalidArgument>
   /**
    * Faults for one direction of one link, over the global ones field by
    * field. A TCP connection is hit with probability `toxicity` (default 1),
@@ -184,45 +239,85 @@ export class TestNetwork extends Context.Tag("effect-net/TestNetwork")<TestNetwo
     link: Link,
     faults: Faults,
     options?: { readonly toxicity?: number | undefined }
-  ) => Effect.Effect<void>
-  readonly clearLinkFaults: (link: Link) => Effect.Effect<void>
+  ) => Effect.Effect<void, InvalidArgument>
+  readonly clearLinkFaults: (link: Link) => Effect.Effect<void, InvalidArgument>
   /**
    * The hosts stop reaching each other: connects hang (then time out),
    * datagrams vanish, TCP data waits (and flows again once healed).
    */
-  readonly partition: (a: string, b: string) => Effect.Effect<void>
-  readonly heal: (a: string, b: string) => Effect.Effect<void>
+  readonly partition: (a: string, b: string) => Effect.Effect<void, InvalidArgument>
+  readonly heal: (a: string, b: string) => Effect.Effect<void, InvalidArgument>
   /** Traffic on the link stops and waits, to be looked at with `inFlight`. */
-  readonly hold: (link: Link) => Effect.Effect<void>
+  readonly hold: (link: Link) => Effect.Effect<void, InvalidArgument>
   /** Lets held traffic go, in order. */
-  readonly release: (link: Link) => Effect.Effect<void>
+  readonly release: (link: Link) => Effect.Effect<void, InvalidArgument>
   /** Every packet not yet delivered, in arrival order. */
   readonly inFlight: Effect.Effect<ReadonlyArray<Packet>>
   /** What is open, on every host or on `host` only. */
-  readonly snapshot: (host?: string) => Effect.Effect<Snapshot>
+  readonly snapshot: (host?: string) => Effect.Effect<Snapshot, InvalidArgument>
 }>() {}
 
 /**
  * A fresh simulated network: `Network` for the program, `TestNetwork` for
- * the test.
+ * the test. Options outside their types (a host that is not an IP address,
+ * a seed that is not an integer) fail it with `InvalidArgument`; without
+ * options it cannot fail.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { Tcp, TestNetwork } from "effect-net"
+ *
+ * // A client and a server on two simulated hosts, 10 ms apart.
+ * const program = Effect.gen(function*() {
+ *   yield* TestNetwork.setFaults({ latency: "10 millis" })
+ *   const listener = yield* Tcp.listen({ host: "127.0.0.2", port: 80 })
+ *   yield* Effect.forkScoped(Tcp.serve(listener, (conn) => conn.send("hi")))
+ *   const conn = yield* Tcp.connect({ host: "127.0.0.2", port: 80, localAddress: "127.0.0.3" })
+ *   return Option.map(yield* conn.recv, (bytes) => new TextDecoder().decode(bytes))
+ * }).pipe(Effect.scoped, Effect.provide(TestNetwork.layer({ seed: 1 })))
+ * ```
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options?: LayerOptions): Layer.Layer<Network | TestNetwork> =>
-  Layer.effectContext(Effect.sync(() => {
-    const { control, network } = internal.make(options)
-    return Context.make(Network, network).pipe(Context.add(TestNetwork, control))
-  }))
+export function layer(): Layer.Layer<Network | TestNetwork>
+export function layer(options: LayerOptions | undefined): Layer.Layer<Network | TestNetwork, InvalidArgument>
+export function layer(options?: LayerOptions): Layer.Layer<Network | TestNetwork, InvalidArgument> {
+  const services = ({ control, network }: internal.Services) =>
+    Context.make(Network, network).pipe(Context.add(TestNetwork, control))
+  // Without options there is nothing to reject, and the type says so.
+  return options === undefined
+    ? Layer.effectContext(Effect.sync(() => services(internal.makeDefault())))
+    : Layer.effectContext(Effect.map(internal.make(options), services))
+}
 
 /**
+ * Sets the faults of all traffic from now on, replacing the previous ones.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TestNetwork } from "effect-net"
+ *
+ * // Every TCP chunk arrives 50 ms late, in pieces of at most 3 bytes.
+ * const slowAndSliced = TestNetwork.setFaults({ latency: "50 millis", sliceBytes: 3 })
+ *
+ * const program = Effect.gen(function*() {
+ *   yield* slowAndSliced
+ *   // … run the client and server under test …
+ * }).pipe(Effect.provide(TestNetwork.layer({ seed: 42 })))
+ * ```
+ *
  * @since 0.1.0
  * @category accessors
  */
-export const setFaults = (faults: Faults): Effect.Effect<void, never, TestNetwork> =>
+export const setFaults = (faults: Faults): Effect.Effect<void, InvalidArgument, TestNetwork> =>
   Effect.flatMap(TestNetwork, (network) => network.setFaults(faults))
 
 /**
+ * Sets the faults of one link (one direction between two hosts), on top of the network-wide ones.
+ *
  * @since 0.1.0
  * @category accessors
  */
@@ -230,45 +325,57 @@ export const setLinkFaults = (
   link: Link,
   faults: Faults,
   options?: { readonly toxicity?: number | undefined }
-): Effect.Effect<void, never, TestNetwork> =>
+): Effect.Effect<void, InvalidArgument, TestNetwork> =>
   Effect.flatMap(TestNetwork, (network) => network.setLinkFaults(link, faults, options))
 
 /**
+ * Removes the faults of one link, leaving the network-wide ones.
+ *
  * @since 0.1.0
  * @category accessors
  */
-export const clearLinkFaults = (link: Link): Effect.Effect<void, never, TestNetwork> =>
+export const clearLinkFaults = (link: Link): Effect.Effect<void, InvalidArgument, TestNetwork> =>
   Effect.flatMap(TestNetwork, (network) => network.clearLinkFaults(link))
 
 /**
+ * Cuts the two hosts apart: from now on nothing passes between them, in either direction, until `heal`.
+ *
  * @since 0.1.0
  * @category accessors
  */
-export const partition = (a: string, b: string): Effect.Effect<void, never, TestNetwork> =>
+export const partition = (a: string, b: string): Effect.Effect<void, InvalidArgument, TestNetwork> =>
   Effect.flatMap(TestNetwork, (network) => network.partition(a, b))
 
 /**
+ * Ends a `partition` of the two hosts.
+ *
  * @since 0.1.0
  * @category accessors
  */
-export const heal = (a: string, b: string): Effect.Effect<void, never, TestNetwork> =>
+export const heal = (a: string, b: string): Effect.Effect<void, InvalidArgument, TestNetwork> =>
   Effect.flatMap(TestNetwork, (network) => network.heal(a, b))
 
 /**
+ * Holds everything sent on a link in flight (see `inFlight`) until `release`.
+ *
  * @since 0.1.0
  * @category accessors
  */
-export const hold = (link: Link): Effect.Effect<void, never, TestNetwork> =>
+export const hold = (link: Link): Effect.Effect<void, InvalidArgument, TestNetwork> =>
   Effect.flatMap(TestNetwork, (network) => network.hold(link))
 
 /**
+ * Delivers what `hold` kept on a link, and stops holding.
+ *
  * @since 0.1.0
  * @category accessors
  */
-export const release = (link: Link): Effect.Effect<void, never, TestNetwork> =>
+export const release = (link: Link): Effect.Effect<void, InvalidArgument, TestNetwork> =>
   Effect.flatMap(TestNetwork, (network) => network.release(link))
 
 /**
+ * What `hold` keeps in flight now, oldest first.
+ *
  * @since 0.1.0
  * @category accessors
  */
@@ -278,10 +385,12 @@ export const inFlight: Effect.Effect<ReadonlyArray<Packet>, never, TestNetwork> 
 )
 
 /**
+ * A netstat-like view of the simulated sockets, of one host or of all.
+ *
  * @since 0.1.0
  * @category accessors
  */
-export const snapshot = (host?: string): Effect.Effect<Snapshot, never, TestNetwork> =>
+export const snapshot = (host?: string): Effect.Effect<Snapshot, InvalidArgument, TestNetwork> =>
   Effect.flatMap(TestNetwork, (network) => network.snapshot(host))
 
 /**

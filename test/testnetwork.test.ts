@@ -432,9 +432,9 @@ describe("TestNetwork", () => {
       })))
   })
 
-  it.effect("invalid faults are defects", () =>
+  it.effect("invalid faults are a typed InvalidArgument (test/testnetwork-defects.test.ts has every case)", () =>
     simulated(Effect.gen(function*() {
-      const exit = yield* Effect.exit(TestNetwork.setFaults({ drop: 2 }))
-      expect(Exit.isFailure(exit) && !Exit.isInterrupted(exit)).toBe(true)
+      const error = yield* Effect.flip(TestNetwork.setFaults({ drop: 2 }))
+      expect([error._tag, error.operation, error.argument]).toEqual(["InvalidArgument", "setFaults", "faults.drop"])
     })))
 })

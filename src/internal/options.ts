@@ -19,7 +19,9 @@ export const optionalDuration = <E>(
     ? !(value >= 0)
     : typeof value === "string"
     ? /^\s*-|NaN/.test(value)
-    : typeof value === "bigint" && value < 0n
+    : typeof value === "bigint"
+    ? value < 0n
+    : Array.isArray(value) && value.some((part) => !(part >= 0))
   const decoded = negative ? Option.none() : Duration.decodeUnknown(value)
   return Option.isSome(decoded)
     ? Effect.succeed(decoded.value)

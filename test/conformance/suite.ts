@@ -69,7 +69,7 @@ const payloads = (socket: UdpSocket, count: number) =>
 export const conformance = <R>(
   name: string,
   layer: Layer.Layer<Network | R>,
-  options?: { readonly afterEach?: Effect.Effect<void, never, Network | R> }
+  options?: { readonly afterEach?: Effect.Effect<void, unknown, Network | R> }
 ) => {
   const run = <A, E>(test: Effect.Effect<A, E, Network | R | Scope.Scope>) =>
     Effect.scoped(test).pipe(Effect.zipLeft(options?.afterEach ?? Effect.void), Effect.provide(layer))

@@ -1,6 +1,8 @@
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import type { Faults } from "../../TestNetwork.js"
+import { optionalDuration } from "../options.js"
 
 /**
  * `Faults` with every field decided: durations in milliseconds, absent
@@ -69,35 +71,70 @@ export const override = (base: Faults, link: Faults): Faults => {
   return merged as Faults
 }
 
-const isProbability = (p: number | undefined) => p === undefined || (p >= 0 && p <= 1)
-const isNonNegativeDuration = (d: Duration.DurationInput | undefined) => {
-  if (d === undefined) return true
-  const decoded = Duration.decodeUnknown(d)
-  return decoded._tag === "Some" && Duration.isFinite(decoded.value)
-}
-
 /**
- * Why `faults` is unusable, or `undefined` when it is fine.
+ * Builds the error for an argument that is not what its type says:
+ * `argument` names it (`faults.drop`), `message` says why.
  *
  * @internal
  */
-export const invalid = (faults: Faults): string | undefined => {
-  if (!isNonNegativeDuration(faults.latency)) return `latency ${String(faults.latency)} is not a finite duration`
-  if (!isNonNegativeDuration(faults.jitter)) return `jitter ${String(faults.jitter)} is not a finite duration`
-  if (!isNonNegativeDuration(faults.slowClose)) return `slowClose ${String(faults.slowClose)} is not a finite duration`
-  for (const key of ["drop", "duplicate", "reorder"] as const) {
-    if (!isProbability(faults[key])) return `${key} ${faults[key]} is not a probability in 0..1`
+export type OnInvalid<E> = (argument: string, message: string) => E
+
+type Check = <E>(value: unknown, argument: string, onInvalid: OnInvalid<E>) => Effect.Effect<void, E>
+
+/** @internal */
+export const show = (value: unknown): string => (typeof value === "string" ? JSON.stringify(value) : String(value))
+
+const ofType = (valid: (value: unknown) => boolean, what: string): Check => (value, argument, onInvalid) =>
+  value === undefined || valid(value) ? Effect.void : Effect.fail(onInvalid(argument, `${argument} ${show(value)} is not ${what}`))
+
+const isNumber = (value: unknown): value is number => typeof value === "number"
+
+const duration: Check = (value, argument, onInvalid) =>
+  Effect.flatMap(
+    optionalDuration(value as Duration.DurationInput, argument, (message) => onInvalid(argument, message)),
+    (decoded) =>
+      decoded === undefined || Duration.isFinite(decoded)
+        ? Effect.void
+        : Effect.fail(onInvalid(argument, `${argument} ${show(value)} is not a finite duration`))
+  )
+
+const probability = ofType((p) => isNumber(p) && p >= 0 && p <= 1, "a probability in 0..1")
+
+const checks: { readonly [K in keyof Required<Faults>]: Check } = {
+  latency: duration,
+  jitter: duration,
+  slowClose: duration,
+  drop: probability,
+  duplicate: probability,
+  reorder: probability,
+  sliceBytes: ofType((n) => Number.isSafeInteger(n) && (n as number) >= 1, "a positive integer"),
+  resetAfterBytes: ofType((n) => Number.isSafeInteger(n) && (n as number) >= 0, "a non-negative integer"),
+  bandwidth: ofType((n) => isNumber(n) && n > 0, "a positive number of bytes per second"),
+  refuse: ofType((b) => typeof b === "boolean", "a boolean"),
+  stall: ofType((b) => typeof b === "boolean", "a boolean")
+}
+
+/**
+ * `faults` as a `Faults` (a copy, so that later changes to the caller's
+ * object change nothing), or the first field that is not what `Faults`
+ * says. An unknown field is an error too: a misspelt fault would otherwise
+ * leave the network perfect without a word.
+ *
+ * @internal
+ */
+export const validate = <E>(faults: unknown, argument: string, onInvalid: OnInvalid<E>): Effect.Effect<Faults, E> => {
+  if (typeof faults !== "object" || faults === null || Array.isArray(faults)) {
+    return Effect.fail(onInvalid(argument, `${argument} ${show(faults)} is not an object of faults`))
   }
-  if (faults.sliceBytes !== undefined && !(Number.isInteger(faults.sliceBytes) && faults.sliceBytes >= 1)) {
-    return `sliceBytes ${faults.sliceBytes} is not a positive integer`
-  }
-  if (faults.resetAfterBytes !== undefined && !(Number.isInteger(faults.resetAfterBytes) && faults.resetAfterBytes >= 0)) {
-    return `resetAfterBytes ${faults.resetAfterBytes} is not a non-negative integer`
-  }
-  if (faults.bandwidth !== undefined && !(faults.bandwidth > 0)) {
-    return `bandwidth ${faults.bandwidth} is not a positive number of bytes per second`
-  }
-  return undefined
+  return Effect.as(
+    Effect.forEach(Object.entries(faults), ([key, value]) =>
+      Object.hasOwn(checks, key)
+        ? checks[key as keyof Faults](value, `${argument}.${key}`, onInvalid)
+        : Effect.fail(onInvalid(`${argument}.${key}`, `${argument}.${key} is not a fault (${Object.keys(checks).join(", ")})`)), {
+      discard: true
+    }),
+    { ...faults } as Faults
+  )
 }
 
 /** @internal */

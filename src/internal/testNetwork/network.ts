@@ -1,38 +1,114 @@
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type { Network } from "../../Network.js"
-import type { Faults, Link, LayerOptions, Packet, Snapshot, TestNetwork } from "../../TestNetwork.js"
+import { familyOf, validateHost } from "../../Address.js"
+import type { LayerOptions, Link, Packet, Snapshot, TestNetwork } from "../../TestNetwork.js"
+// A cycle with TestNetwork.ts (which builds its layer from here), harmless:
+// the class is only used when a control runs, long after both modules loaded.
+import { InvalidArgument } from "../../TestNetwork.js"
 import * as Fault from "./faults.js"
 import * as Tcp from "./tcp.js"
 import * as Udp from "./udp.js"
-import { World } from "./world.js"
+import { canonical, nameKey, wireHost, World } from "./world.js"
 
 const defaultSeed = 0x5eed
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+const invalidIn = (operation: string): Fault.OnInvalid<InvalidArgument> => (argument, message) =>
+  new InvalidArgument({ operation, argument, message: `TestNetwork.${operation}: ${message}` })
+
+/** The `hosts` option as names (lower case, no trailing dot) to canonical IPs. */
+const hostNames = (
+  hosts: unknown,
+  onInvalid: Fault.OnInvalid<InvalidArgument>
+): Effect.Effect<Map<string, ReadonlyArray<string>>, InvalidArgument> => {
+  if (hosts === undefined) return Effect.succeed(new Map())
+  if (!isObject(hosts)) {
+    return Effect.fail(onInvalid("hosts", `hosts ${Fault.show(hosts)} is not an object of names to addresses`))
+  }
+  return Effect.map(
+    Effect.forEach(Object.entries(hosts), ([name, ips]) => {
+      const argument = `hosts.${name}`
+      const isName = Effect.isSuccess(validateHost(name)).pipe(
+        Effect.map((valid) => valid && familyOf(name) === undefined && !name.startsWith("["))
+      )
+      const list: ReadonlyArray<unknown> = typeof ips === "string" ? [ips] : Array.isArray(ips) ? ips : []
+      return Effect.flatMap(isName, (valid) => {
+        if (!valid) return Effect.fail(onInvalid("hosts", `hosts: ${Fault.show(name)} is not a host name`))
+        if (list.length === 0 || !list.every((ip) => typeof ip === "string" && familyOf(ip) !== undefined)) {
+          return Effect.fail(
+            onInvalid(argument, `${argument} ${Fault.show(ips)} is not an IP address or a non-empty list of them`)
+          )
+        }
+        return Effect.succeed([nameKey(name), list.map((ip) => canonical(ip as string))] as const)
+      })
+    }),
+    (entries) => new Map(entries)
+  )
+}
+
 /**
  * Builds one simulated network: the `Network` service programs use and the
- * `TestNetwork` controls tests use, over the same state.
+ * `TestNetwork` controls tests use, over the same state. Fails when
+ * `options` are not what `LayerOptions` says.
  *
  * @internal
  */
-export const make = (options?: LayerOptions): {
+export const make = (options: LayerOptions): Effect.Effect<Services, InvalidArgument> =>
+  Effect.gen(function*() {
+    const onInvalid = invalidIn("layer")
+    if (!isObject(options)) return yield* onInvalid("options", `options ${Fault.show(options)} is not an object`)
+    const seed: unknown = options.seed ?? defaultSeed
+    if (!Number.isSafeInteger(seed)) return yield* onInvalid("seed", `seed ${Fault.show(seed)} is not an integer`)
+    const names = yield* hostNames(options.hosts, onInvalid)
+    return build(new World(seed as number, names))
+  })
+
+/**
+ * A simulated network with the default seed and host names.
+ *
+ * @internal
+ */
+export const makeDefault = (): Services => build(new World(defaultSeed, new Map()))
+
+/**
+ * The two services over one simulated network.
+ *
+ * @internal
+ */
+export interface Services {
   readonly network: Context.Tag.Service<Network>
   readonly control: Context.Tag.Service<TestNetwork>
-} => {
-  const names = new Map(
-    Object.entries(options?.hosts ?? {}).map(([name, ips]) => [name.toLowerCase(), typeof ips === "string" ? [ips] : ips])
-  )
-  const world = new World(options?.seed ?? defaultSeed, names)
+}
+
+const build = (world: World): Services => {
   const tcp = new Tcp.TcpStack(world)
   const udp = new Udp.UdpFabric(world)
 
-  const hostOf = (host: string): Effect.Effect<string> => {
-    const ips = world.resolve(host)
+  /** The host a control names, as traffic knows it. */
+  const hostOf = (host: unknown, argument: string, onInvalid: Fault.OnInvalid<InvalidArgument>) => {
+    const ips = typeof host === "string" ? world.resolve(host) : undefined
     return ips === undefined
-      ? Effect.dieMessage(`TestNetwork: host "${host}" is not an IP address or a known name`)
-      : Effect.succeed(ips[0])
+      ? Effect.fail(onInvalid(argument, `${argument} ${Fault.show(host)} is not an IP address or a known host name`))
+      : Effect.succeed(wireHost(ips[0]))
   }
-  const linkOf = (link: Link) => Effect.all([hostOf(link.from), hostOf(link.to)])
+  const linkOf = (link: Link, onInvalid: Fault.OnInvalid<InvalidArgument>) =>
+    isObject(link)
+      ? Effect.all([hostOf(link.from, "link.from", onInvalid), hostOf(link.to, "link.to", onInvalid)])
+      : Effect.fail(onInvalid("link", `link ${Fault.show(link)} is not an object { from, to }`))
+  const pairOf = (a: string, b: string, onInvalid: Fault.OnInvalid<InvalidArgument>) =>
+    Effect.all([hostOf(a, "a", onInvalid), hostOf(b, "b", onInvalid)])
+  const toxicityOf = (options: { readonly toxicity?: number | undefined } | undefined, onInvalid: Fault.OnInvalid<InvalidArgument>) => {
+    if (options !== undefined && !isObject(options)) {
+      return Effect.fail(onInvalid("options", `options ${Fault.show(options)} is not an object`))
+    }
+    const toxicity: unknown = options?.toxicity ?? 1
+    return typeof toxicity === "number" && toxicity >= 0 && toxicity <= 1
+      ? Effect.succeed(toxicity)
+      : Effect.fail(onInvalid("options.toxicity", `options.toxicity ${Fault.show(toxicity)} is not a probability in 0..1`))
+  }
   // Every change to the links first delivers what arrived under the old rules.
   const change = (f: () => void): Effect.Effect<void> =>
     Effect.clockWith((clock) =>
@@ -41,10 +117,6 @@ export const make = (options?: LayerOptions): {
         f()
       })
     )
-  const checked = (faults: Faults): Effect.Effect<void> => {
-    const problem = Fault.invalid(faults)
-    return problem === undefined ? Effect.void : Effect.dieMessage(`TestNetwork: ${problem}`)
-  }
   const settled = <A>(f: () => A): Effect.Effect<A> =>
     Effect.clockWith((clock) =>
       Effect.sync(() => {
@@ -52,18 +124,26 @@ export const make = (options?: LayerOptions): {
         return f()
       })
     )
+  /** A control that changes the link between two hosts. */
+  const onLink = (operation: string, f: (from: string, to: string) => void) => (link: Link) =>
+    Effect.flatMap(linkOf(link, invalidIn(operation)), ([from, to]) => change(() => f(from, to)))
+  const onPair = (operation: string, f: (a: string, b: string) => void) => (a: string, b: string) =>
+    Effect.flatMap(pairOf(a, b, invalidIn(operation)), ([x, y]) => change(() => f(x, y)))
 
-  const snapshot = (host?: string): Effect.Effect<Snapshot> =>
-    Effect.flatMap(host === undefined ? Effect.succeed(undefined) : hostOf(host), (only) =>
-      settled(() => {
-        const mine = <A extends { readonly host: string }>(entries: Array<A>) =>
-          only === undefined ? entries : entries.filter((entry) => entry.host === only)
-        return {
-          tcpListeners: mine(tcp.listenerInfo()),
-          tcpConnections: mine(tcp.connectionInfo()),
-          udpSockets: mine(udp.info())
-        }
-      }))
+  const snapshot = (host?: string): Effect.Effect<Snapshot, InvalidArgument> =>
+    Effect.flatMap(
+      host === undefined ? Effect.succeed(undefined) : hostOf(host, "host", invalidIn("snapshot")),
+      (only) =>
+        settled(() => {
+          const mine = <A extends { readonly host: string }>(entries: Array<A>) =>
+            only === undefined ? entries : entries.filter((entry) => entry.host === only)
+          return {
+            tcpListeners: mine(tcp.listenerInfo()),
+            tcpConnections: mine(tcp.connectionInfo()),
+            udpSockets: mine(udp.info())
+          }
+        })
+    )
 
   return {
     network: {
@@ -73,19 +153,20 @@ export const make = (options?: LayerOptions): {
       udpConnect: (options) => Udp.connect(udp, options)
     },
     control: {
-      setFaults: (faults) => Effect.zipRight(checked(faults), change(() => world.setFaults(faults))),
-      setLinkFaults: (link, faults, options) =>
-        Effect.flatMap(Effect.zipRight(checked(faults), linkOf(link)), ([from, to]) => {
-          const toxicity = options?.toxicity ?? 1
-          return toxicity >= 0 && toxicity <= 1
-            ? change(() => world.setLinkFaults(from, to, faults, toxicity))
-            : Effect.dieMessage(`TestNetwork: toxicity ${toxicity} is not a probability in 0..1`)
-        }),
-      clearLinkFaults: (link) => Effect.flatMap(linkOf(link), ([from, to]) => change(() => world.clearLinkFaults(from, to))),
-      partition: (a, b) => Effect.flatMap(linkOf({ from: a, to: b }), ([x, y]) => change(() => world.partition(x, y, true))),
-      heal: (a, b) => Effect.flatMap(linkOf({ from: a, to: b }), ([x, y]) => change(() => world.partition(x, y, false))),
-      hold: (link) => Effect.flatMap(linkOf(link), ([from, to]) => change(() => world.hold(from, to, true))),
-      release: (link) => Effect.flatMap(linkOf(link), ([from, to]) => change(() => world.hold(from, to, false))),
+      setFaults: (faults) =>
+        Effect.flatMap(Fault.validate(faults, "faults", invalidIn("setFaults")), (valid) => change(() => world.setFaults(valid))),
+      setLinkFaults: (link, faults, options) => {
+        const onInvalid = invalidIn("setLinkFaults")
+        return Effect.flatMap(
+          Effect.all([linkOf(link, onInvalid), Fault.validate(faults, "faults", onInvalid), toxicityOf(options, onInvalid)]),
+          ([[from, to], valid, toxicity]) => change(() => world.setLinkFaults(from, to, valid, toxicity))
+        )
+      },
+      clearLinkFaults: onLink("clearLinkFaults", (from, to) => world.clearLinkFaults(from, to)),
+      partition: onPair("partition", (a, b) => world.partition(a, b, true)),
+      heal: onPair("heal", (a, b) => world.partition(a, b, false)),
+      hold: onLink("hold", (from, to) => world.hold(from, to, true)),
+      release: onLink("release", (from, to) => world.hold(from, to, false)),
       inFlight: settled((): ReadonlyArray<Packet> => [...tcp.packets(), ...udp.packets()].sort((a, b) => a.arrival - b.arrival)),
       snapshot
     }

@@ -1,3 +1,5 @@
+import * as Net from "node:net"
+import type { SocketAddress } from "../../Address.js"
 import { familyOf } from "../../Address.js"
 import type { Faults } from "../../TestNetwork.js"
 import * as Fault from "./faults.js"
@@ -30,12 +32,58 @@ export const isWildcard = (host: string): boolean => host === "0.0.0.0" || host 
 
 /**
  * The canonical text of an IP literal, so that `::1` and `0:0:0:0:0:0:0:1`
- * are one host.
+ * are one host: the text Node reports for it (`inet_ntop`'s, which writes
+ * an IPv4-mapped address as `::ffff:127.0.0.1`).
  *
  * @internal
  */
 export const canonical = (ip: string): string =>
-  familyOf(ip) === "IPv6" ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip
+  familyOf(ip) === "IPv6" ? new Net.SocketAddress({ address: ip, family: "ipv6" }).address : ip
+
+const mappedPrefix = "::ffff:"
+
+/**
+ * The host traffic to or from `ip` (canonical) travels by: an IPv4-mapped
+ * IPv6 address is its IPv4 address, as in the kernel, where an IPv6 socket
+ * on `::ffff:127.0.0.1` talks IPv4 with `127.0.0.1`.
+ *
+ * @internal
+ */
+export const wireHost = (ip: string): string => {
+  const embedded = ip.startsWith(mappedPrefix) ? ip.slice(mappedPrefix.length) : undefined
+  return embedded !== undefined && familyOf(embedded) === "IPv4" ? embedded : ip
+}
+
+/** True for an IPv4-mapped IPv6 address (canonical). @internal */
+export const isMapped = (ip: string): boolean => wireHost(ip) !== ip
+
+/**
+ * How a socket of `family` names a peer or itself: an IPv6 socket sees
+ * IPv4 traffic as coming from the IPv4-mapped address, an IPv4 socket sees
+ * an IPv4-mapped address as its IPv4 address.
+ *
+ * @internal
+ */
+export const seenBy = (family: "IPv4" | "IPv6", address: SocketAddress): SocketAddress => {
+  const wire = wireHost(address.host)
+  if (family === "IPv6" && familyOf(wire) === "IPv4") return { family, host: mappedPrefix + wire, port: address.port }
+  if (family === "IPv4" && wire !== address.host) return { family, host: wire, port: address.port }
+  return address
+}
+
+/**
+ * How a host name is looked up: case and a trailing dot do not count.
+ *
+ * @internal
+ */
+export const nameKey = (name: string): string => name.toLowerCase().replace(/\.$/, "")
+
+/**
+ * What `localhost` resolves to unless the layer's `hosts` say otherwise:
+ * what Node's resolver returns on a machine whose hosts file has only
+ * `127.0.0.1 localhost` (this project's machines, and many containers).
+ */
+const defaultLocalhost: ReadonlyArray<string> = ["127.0.0.1"]
 
 const covers = (a: string, b: string): boolean =>
   a === b || a === "::" || b === "::" ||
@@ -149,8 +197,8 @@ export class World {
   /** The IPs a host (literal or name) stands for; `undefined` when it does not resolve. */
   resolve(host: string): ReadonlyArray<string> | undefined {
     if (familyOf(host) !== undefined) return [canonical(host)]
-    const name = host.toLowerCase().replace(/\.$/, "")
-    return this.names.get(name) ?? (name === "localhost" ? ["127.0.0.1", "::1"] : undefined)
+    const name = nameKey(host)
+    return this.names.get(name) ?? (name === "localhost" ? defaultLocalhost : undefined)
   }
 
   settleAll(now: number): void {

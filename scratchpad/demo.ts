@@ -6,8 +6,8 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Deferred, Effect, Fiber } from "effect"
-import type { SocketAddress } from "../src/Address.js"
-import { NodeNetwork } from "../src/index.js"
+import type { SocketAddress } from "effect-net/Address"
+import { NodeNetwork } from "effect-net"
 import { tcpClient } from "./seed/tcp-client.js"
 import { tcpServer } from "./seed/tcp-server.js"
 import { udpClient } from "./seed/udp-client.js"

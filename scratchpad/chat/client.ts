@@ -8,8 +8,8 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Chunk, Console, Effect, Stream } from "effect"
-import * as NodeNetwork from "../../src/NodeNetwork.js"
-import * as Tcp from "../../src/Tcp.js"
+import * as NodeNetwork from "effect-net/NodeNetwork"
+import * as Tcp from "effect-net/Tcp"
 import { isMain } from "../isMain.js"
 import type { Request, Response } from "./protocol.js"
 import { requests, responses } from "./protocol.js"

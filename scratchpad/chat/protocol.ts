@@ -4,7 +4,7 @@
  * a request the server cannot read is a type error at the client.
  */
 import { Schema } from "effect"
-import * as Framing from "../../src/Framing.js"
+import * as Framing from "effect-net/Framing"
 
 export const Message = Schema.Struct({
   id: Schema.Int,

@@ -7,9 +7,9 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, HashMap, Option, Ref, Stream } from "effect"
-import * as Address from "../../src/Address.js"
-import * as NodeNetwork from "../../src/NodeNetwork.js"
-import * as Tcp from "../../src/Tcp.js"
+import * as Address from "effect-net/Address"
+import * as NodeNetwork from "effect-net/NodeNetwork"
+import * as Tcp from "effect-net/Tcp"
 import { isMain } from "../isMain.js"
 import type { Message, Request, Response } from "./protocol.js"
 import { requests, responses } from "./protocol.js"

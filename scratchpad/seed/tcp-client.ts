@@ -5,7 +5,7 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Option } from "effect"
-import { NodeNetwork, Tcp } from "../../src/index.js"
+import { NodeNetwork, Tcp } from "effect-net"
 import { isMain } from "../isMain.js"
 
 const decoder = new TextDecoder()

@@ -7,8 +7,8 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Option } from "effect"
-import { Address, NodeNetwork, Tcp } from "../../src/index.js"
-import type { SocketAddress } from "../../src/Address.js"
+import { Address, NodeNetwork, Tcp } from "effect-net"
+import type { SocketAddress } from "effect-net/Address"
 import { isMain } from "../isMain.js"
 
 const decoder = new TextDecoder()

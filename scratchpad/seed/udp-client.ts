@@ -8,7 +8,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import type { Duration } from "effect"
-import { NodeNetwork, Udp } from "../../src/index.js"
+import { NodeNetwork, Udp } from "effect-net"
 import { isMain } from "../isMain.js"
 
 const decoder = new TextDecoder()

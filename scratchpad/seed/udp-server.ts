@@ -6,8 +6,8 @@
  */
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
-import { Address, NodeNetwork, Udp } from "../../src/index.js"
-import type { SocketAddress } from "../../src/Address.js"
+import { Address, NodeNetwork, Udp } from "effect-net"
+import type { SocketAddress } from "effect-net/Address"
 import { isMain } from "../isMain.js"
 
 const decoder = new TextDecoder()

@@ -11,6 +11,22 @@
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 
+/**
+ * Marks every effect-net error, whichever class: see `isNetError`.
+ *
+ * @since 0.2.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("effect-net/NetError")
+
+/**
+ * The type of `TypeId`.
+ *
+ * @since 0.2.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
 const detailFields = {
   message: Schema.String,
   /** The address the step was about, formatted as `host:port`. */
@@ -22,6 +38,8 @@ const detailFields = {
 }
 
 /**
+ * Why parsing or validating an address failed: the closed set of `reason`s of `AddressError`.
+ *
  * @since 0.1.0
  * @category reasons
  */
@@ -37,9 +55,14 @@ export const AddressErrorReason = Schema.Literal("InvalidHost", "InvalidPort", "
 export class AddressError extends Schema.TaggedError<AddressError>("effect-net/AddressError")("AddressError", {
   reason: AddressErrorReason,
   ...detailFields
-}) {}
+}) {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+}
 
 /**
+ * Why binding or listening failed: the closed set of `reason`s of `BindError`.
+ *
  * @since 0.1.0
  * @category reasons
  */
@@ -62,9 +85,14 @@ export const BindErrorReason = Schema.Literal(
 export class BindError extends Schema.TaggedError<BindError>("effect-net/BindError")("BindError", {
   reason: BindErrorReason,
   ...detailFields
-}) {}
+}) {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+}
 
 /**
+ * Why accepting a connection failed: the closed set of `reason`s of `AcceptError`.
+ *
  * @since 0.1.0
  * @category reasons
  */
@@ -80,9 +108,14 @@ export const AcceptErrorReason = Schema.Literal("Closed", "InvalidArgument", "Un
 export class AcceptError extends Schema.TaggedError<AcceptError>("effect-net/AcceptError")("AcceptError", {
   reason: AcceptErrorReason,
   ...detailFields
-}) {}
+}) {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+}
 
 /**
+ * Why connecting failed: the closed set of `reason`s of `ConnectError`.
+ *
  * @since 0.1.0
  * @category reasons
  */
@@ -107,9 +140,14 @@ export const ConnectErrorReason = Schema.Literal(
 export class ConnectError extends Schema.TaggedError<ConnectError>("effect-net/ConnectError")("ConnectError", {
   reason: ConnectErrorReason,
   ...detailFields
-}) {}
+}) {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+}
 
 /**
+ * Why reading from a TCP connection failed: the closed set of `reason`s of `ReadError`.
+ *
  * @since 0.1.0
  * @category reasons
  */
@@ -125,9 +163,14 @@ export const ReadErrorReason = Schema.Literal("ConnectionReset", "TimedOut", "Un
 export class ReadError extends Schema.TaggedError<ReadError>("effect-net/ReadError")("ReadError", {
   reason: ReadErrorReason,
   ...detailFields
-}) {}
+}) {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+}
 
 /**
+ * Why writing to a TCP connection failed: the closed set of `reason`s of `WriteError`.
+ *
  * @since 0.1.0
  * @category reasons
  */
@@ -145,9 +188,14 @@ export const WriteErrorReason = Schema.Literal("ConnectionReset", "BrokenPipe", 
 export class WriteError extends Schema.TaggedError<WriteError>("effect-net/WriteError")("WriteError", {
   reason: WriteErrorReason,
   ...detailFields
-}) {}
+}) {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+}
 
 /**
+ * Why sending a UDP datagram failed: the closed set of `reason`s of `SendError`.
+ *
  * @since 0.1.0
  * @category reasons
  */
@@ -174,9 +222,14 @@ export const SendErrorReason = Schema.Literal(
 export class SendError extends Schema.TaggedError<SendError>("effect-net/SendError")("SendError", {
   reason: SendErrorReason,
   ...detailFields
-}) {}
+}) {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+}
 
 /**
+ * Why receiving a UDP datagram failed: the closed set of `reason`s of `ReceiveError`.
+ *
  * @since 0.1.0
  * @category reasons
  */
@@ -192,9 +245,14 @@ export const ReceiveErrorReason = Schema.Literal("ConnectionRefused", "Closed", 
 export class ReceiveError extends Schema.TaggedError<ReceiveError>("effect-net/ReceiveError")("ReceiveError", {
   reason: ReceiveErrorReason,
   ...detailFields
-}) {}
+}) {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+}
 
 /**
+ * Why joining or leaving a multicast group failed: the closed set of `reason`s of `MulticastError`.
+ *
  * @since 0.1.0
  * @category reasons
  */
@@ -209,9 +267,14 @@ export const MulticastErrorReason = Schema.Literal("InvalidGroup", "AddressNotAv
 export class MulticastError extends Schema.TaggedError<MulticastError>("effect-net/MulticastError")("MulticastError", {
   reason: MulticastErrorReason,
   ...detailFields
-}) {}
+}) {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+}
 
 /**
+ * Why decoding a frame failed: the closed set of `reason`s of `FrameError`.
+ *
  * @since 0.1.0
  * @category reasons
  */
@@ -228,7 +291,53 @@ export class FrameError extends Schema.TaggedError<FrameError>("effect-net/Frame
   reason: FrameErrorReason,
   message: Schema.String,
   cause: Schema.optional(Schema.Defect)
-}) {}
+}) {
+  /** @since 0.2.0 */
+  readonly [TypeId]: TypeId = TypeId
+}
+
+/**
+ * Every error effect-net raises, as one Schema: a union discriminated by
+ * `_tag`, usable wherever a Schema of errors is wanted (an @effect/rpc
+ * `error` schema, a log or a queue that must keep errors intact).
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { NetError } from "effect-net"
+ *
+ * const encoded = Schema.encodeSync(NetError.NetError)(
+ *   new NetError.ConnectError({ reason: "ConnectionRefused", message: "connect to 127.0.0.1:9 failed" })
+ * )
+ * const decoded = Schema.decodeUnknownSync(NetError.NetError)(encoded) // a ConnectError again
+ * ```
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const NetError: Schema.Union<[
+  typeof AddressError,
+  typeof BindError,
+  typeof AcceptError,
+  typeof ConnectError,
+  typeof ReadError,
+  typeof WriteError,
+  typeof SendError,
+  typeof ReceiveError,
+  typeof MulticastError,
+  typeof FrameError
+]> = Schema.Union(
+  AddressError,
+  BindError,
+  AcceptError,
+  ConnectError,
+  ReadError,
+  WriteError,
+  SendError,
+  ReceiveError,
+  MulticastError,
+  FrameError
+)
 
 /**
  * Any error effect-net raises.
@@ -236,17 +345,15 @@ export class FrameError extends Schema.TaggedError<FrameError>("effect-net/Frame
  * @since 0.1.0
  * @category models
  */
-export type NetError =
-  | AddressError
-  | BindError
-  | AcceptError
-  | ConnectError
-  | ReadError
-  | WriteError
-  | SendError
-  | ReceiveError
-  | MulticastError
-  | FrameError
+export type NetError = typeof NetError.Type
+
+/**
+ * Whether a value is an error effect-net raised, of any step.
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const isNetError = (u: unknown): u is NetError => Predicate.hasProperty(u, TypeId)
 
 /**
  * The errno → reason tables, one per step. Codes not listed map to

@@ -1,6 +1,8 @@
 /**
- * Regression tests for the UDP defects 1 and 4 of issue 12: a tight send
- * loop that starved the event loop, and a send racing close that never ended.
+ * Regression tests for the UDP defects 1, 4 and 6 of issue 12: a tight send
+ * loop that starved the event loop, a send racing close that never ended,
+ * and a connect to an IPv4-mapped IPv6 address that bound a socket unable to
+ * reach it.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
@@ -22,6 +24,8 @@ const within = <A, E, R>(effect: Effect.Effect<A, E, R>, seconds = 5) =>
     duration: `${seconds} seconds`,
     onTimeout: () => new Error(`did not end within ${seconds} seconds`)
   })
+
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 
 describe("a tight send loop", () => {
   for (const mode of ["bound", "connected"] as const) {
@@ -102,5 +106,37 @@ describe("a send racing close", () => {
       yield* sendRacingClose(tx, tx.send("x", rx.address))
       const error = yield* Effect.flip(tx.send("y", rx.address))
       expect(error).toMatchObject({ _tag: "SendError", reason: "Closed" })
+    })))
+})
+
+describe("Udp.connect to an IPv4-mapped IPv6 address", () => {
+  it.live("binds the mapped loopback and talks to an IPv4 peer, with coherent addresses", () =>
+    live(Effect.gen(function*() {
+      const rx = yield* Udp.bind()
+      const tx = yield* Udp.connect({ host: "::ffff:127.0.0.1", port: rx.address.port })
+      expect(tx.address).toMatchObject({ family: "IPv6", host: "::ffff:127.0.0.1" })
+      yield* tx.send("ping")
+      const ping = yield* within(rx.recv)
+      expect(text(ping.payload)).toBe("ping")
+      // The IPv4 peer sees the IPv4 address behind the mapped one.
+      expect(ping.from).toEqual({ family: "IPv4", host: "127.0.0.1", port: tx.address.port })
+      yield* rx.send("pong", ping.from)
+      const pong = yield* within(tx.recv)
+      expect(text(pong.payload)).toBe("pong")
+      expect(pong.from).toEqual({ family: "IPv6", host: "::ffff:127.0.0.1", port: rx.address.port })
+      // Naming the peer as it was connected to is allowed on a connected socket.
+      yield* tx.send("again", { host: "::ffff:127.0.0.1", port: rx.address.port })
+      expect(text((yield* within(rx.recv)).payload)).toBe("again")
+    })))
+
+  it.live("carries what IPv4 carries: MessageTooLarge over 65,507 bytes, checked before sending", () =>
+    live(Effect.gen(function*() {
+      const rx = yield* Udp.bind()
+      const tx = yield* Udp.connect({ host: "::ffff:127.0.0.1", port: rx.address.port })
+      const error = yield* Effect.flip(tx.send(new Uint8Array(Udp.maxPayload.IPv4 + 1)))
+      expect(error).toMatchObject({ _tag: "SendError", reason: "MessageTooLarge" })
+      expect(error.code).toBeUndefined()
+      yield* tx.send(new Uint8Array(Udp.maxPayload.IPv4))
+      expect((yield* within(rx.recv)).payload.byteLength).toBe(Udp.maxPayload.IPv4)
     })))
 })

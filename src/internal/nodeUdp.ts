@@ -100,10 +100,13 @@ class UdpHandle implements UdpSocket {
   private readonly sendBudget = new TurnBudget()
   private droppedCount = 0
   address: SocketAddress
+  /** The IP version the datagrams travel over, which sets their size limit. */
+  private carrier: Address.Family
   peer: SocketAddress | undefined = undefined
 
   constructor(private readonly settings: Settings) {
     this.address = { family: settings.family, host: settings.host, port: settings.port }
+    this.carrier = carrierOf(this.address)
     this.buffer = new Ring(settings.capacity)
     this.socket = Dgram.createSocket({ type: settings.family === "IPv6" ? "udp6" : "udp4", reuseAddr: settings.reuseAddress })
     this.socket.on("error", this.onError)
@@ -219,6 +222,7 @@ class UdpHandle implements UdpSocket {
   private refreshAddress(): void {
     const local = this.socket.address()
     this.address = { family: Address.familyOf(local.address) ?? this.settings.family, host: local.address, port: local.port }
+    this.carrier = carrierOf(this.address)
   }
 
   readonly recv: Effect.Effect<Datagram, ReceiveError> = Effect.suspend(() => {
@@ -250,14 +254,14 @@ class UdpHandle implements UdpSocket {
       if (this.state !== "open") return Effect.fail(this.closedSend())
       if (this.failure !== undefined) return Effect.fail(this.takeFailure("SendError", this.failure.error))
       const bytes = typeof payload === "string" ? Buffer.from(payload, "utf8") : payload
-      const limit = maxPayload[this.address.family]
+      const limit = maxPayload[this.carrier]
       if (bytes.byteLength > limit) {
         return Effect.fail(
           new SendError({
             reason: "MessageTooLarge",
             message: `send of ${bytes.byteLength} bytes from ${
               Address.format(this.address)
-            } failed: a UDP datagram over ${this.address.family} carries at most ${limit} bytes`,
+            } failed: a UDP datagram over ${this.carrier} carries at most ${limit} bytes`,
             address: this.where()
           })
         )
@@ -404,6 +408,16 @@ class UdpHandle implements UdpSocket {
   }
 }
 
+/**
+ * An IPv4 address written as IPv6, `::ffff:a.b.c.d`, the form Node reports
+ * for one (the bound address of a socket is always checked in that form).
+ */
+const isIPv4Mapped = (host: string): boolean => /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(host)
+
+/** An IPv6 socket bound to an IPv4-mapped address sends IPv4 packets. */
+const carrierOf = (address: SocketAddress): Address.Family =>
+  address.family === "IPv6" && isIPv4Mapped(address.host) ? "IPv4" : address.family
+
 /** An IP literal of `family` and a port a datagram can go to. */
 const isLiteralOf = (to: { readonly host: string; readonly port: number }, family: Address.Family): boolean =>
   typeof to?.host === "string" && Address.familyOf(to.host) === family &&
@@ -466,12 +480,23 @@ const open = <E>(settings: Settings, configure: (handle: UdpHandle) => Effect.Ef
 export const bind = (options: UdpBindOptions): Effect.Effect<UdpSocket, BindError | AddressError, Scope.Scope> =>
   Effect.flatMap(resolveSettings(options, undefined), (settings) => open(settings, () => Effect.void))
 
-const isLoopback = (host: string): boolean => host === "::1" || /^127\./.test(host) || /^::ffff:127\./i.test(host)
+/**
+ * Where a socket connected to `peer` binds unless told: on loopback when the
+ * peer is (undefined: the family's own loopback), else on the wildcard
+ * address so the kernel can pick a route; a connected socket hears only its
+ * peer either way. An IPv6 socket reaches an IPv4-mapped peer only from an
+ * IPv4-mapped address (from `::1` the route is unreachable), so a mapped
+ * loopback peer gets the mapped loopback, and the socket's address, the
+ * peer and every `from` stay in the mapped form the caller used.
+ */
+const defaultBindHost = (peer: SocketAddress): string | undefined => {
+  if (peer.host === "::1" || /^127\./.test(peer.host)) return undefined
+  if (/^::ffff:127\./i.test(peer.host)) return "::ffff:127.0.0.1"
+  return peer.family === "IPv6" ? "::" : "0.0.0.0"
+}
 
 /**
- * Binds (by default to an ephemeral port on loopback when the peer is on
- * loopback, else on the wildcard address so the kernel can pick a route; a
- * connected socket hears only its peer either way) and connects.
+ * Binds (by default where `defaultBindHost` says) and connects.
  *
  * @internal
  */
@@ -489,10 +514,9 @@ export const connect = (
       (error) => fromCause("ConnectError", error, { what: "resolve", address: Address.format({ host: name, port }) })
     )
     const peer: SocketAddress = { family: Address.familyOf(host) ?? "IPv4", host, port }
-    const wildcard = peer.family === "IPv6" ? "::" : "0.0.0.0"
     const settings = yield* resolveSettings({
       ...bindOptions,
-      host: bindOptions.host ?? (isLoopback(host) ? undefined : wildcard),
+      host: bindOptions.host ?? defaultBindHost(peer),
       receiveBufferSize: options.receiveBufferSize ?? bindOptions.receiveBufferSize,
       overflow: options.overflow ?? bindOptions.overflow
     }, peer.family)

@@ -52,6 +52,13 @@ export * as NodeNetwork from "./NodeNetwork.js"
 export * as PlatformSocket from "./PlatformSocket.js"
 
 /**
+ * A fault-injecting TCP and UDP proxy: TestNetwork's faults on real sockets.
+ *
+ * @since 0.2.0
+ */
+export * as Proxy from "./Proxy.js"
+
+/**
  * TCP: listen, accept, serve, connect, and graceful close.
  *
  * @since 0.1.0

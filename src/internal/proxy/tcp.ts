@@ -1,0 +1,174 @@
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import * as Net from "node:net"
+import type { AddressError, BindError } from "../../NetError.js"
+import type { ListenOptions, TcpConnection } from "../../Network.js"
+import type { Network } from "../../Network.js"
+import * as Tcp from "../../Tcp.js"
+import type { Direction } from "./control.js"
+import type { Control } from "./control.js"
+import { Counters, now, sleepUntil } from "./control.js"
+
+/**
+ * Chunks one direction holds between reading and writing. Reads are at most
+ * 64 KiB, so a direction buffers at most 1 MiB beyond its sockets: a slow
+ * reader behind the proxy stops the proxy reading, which stops the sender.
+ */
+const segmentsInFlight = 16
+
+/**
+ * Between two slices of a sliced chunk: written back to back they would
+ * merge again in the receiver's socket buffer.
+ */
+const sliceSpacingMillis = 1
+
+/**
+ * Between the last bytes `resetAfterBytes` lets through and the reset. A
+ * reset that finds them unread in the peer's kernel is reported by Linux as
+ * a plain EOF once they are read, so they get a moment to be read first.
+ */
+const resetGraceMillis = 20
+
+/** A chunk (or the FIN, `bytes` undefined) and when it is due at the far side. */
+interface Segment {
+  readonly bytes: Uint8Array | undefined
+  readonly due: number
+}
+
+/** The connection pair is done for: a read or write failed, or a fault reset it. */
+class Broken extends Data.TaggedError("Broken") {}
+
+/**
+ * Resets a connection: the peer's reads fail with `ConnectionReset`.
+ * `TcpConnection` has no reset of its own; on `NodeNetwork` the socket's
+ * `resetAndDestroy` sends the RST, on any other network closing is the
+ * nearest thing there is.
+ */
+const reset = (connection: TcpConnection): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    // An implementation detail of NodeNetwork, read only when it is there.
+    const socket = (connection as { readonly socket?: unknown }).socket
+    if (socket instanceof Net.Socket && !socket.destroyed) socket.resetAndDestroy()
+    return connection.close
+  })
+
+/**
+ * Copies `from` to `to` under the faults of `direction`: a reader stamps
+ * each chunk with its due time (latency and jitter, in order), a writer
+ * waits for it, the stall latch and the link's bandwidth, slices it and
+ * counts it against `resetAfterBytes`. The FIN goes the same way, late by
+ * `slowClose`.
+ */
+const pipe = (
+  from: TcpConnection,
+  to: TcpConnection,
+  direction: Direction,
+  control: Control,
+  counters: Counters
+): Effect.Effect<void, Broken> =>
+  Effect.gen(function*() {
+    const link = control.link(direction)
+    const segments = yield* Queue.bounded<Segment>(segmentsInFlight)
+    let lastDue = 0
+    const dueNow = () => (lastDue = Math.max(lastDue, now() + link.delay(control.random)))
+
+    const read = Effect.gen(function*() {
+      while (true) {
+        const chunk = yield* from.recv
+        if (Option.isNone(chunk)) {
+          return yield* Queue.offer(segments, { bytes: undefined, due: dueNow() + link.faults.slowClose })
+        }
+        yield* Queue.offer(segments, { bytes: chunk.value, due: dueNow() })
+      }
+    })
+
+    let sent = 0
+    const write = Effect.gen(function*() {
+      while (true) {
+        const segment = yield* Queue.take(segments)
+        yield* link.flowing.await
+        yield* sleepUntil(segment.due)
+        if (segment.bytes === undefined) return yield* to.endWrite
+        const { resetAfterBytes, sliceBytes } = link.faults
+        const allowed = Math.max(0, resetAfterBytes - sent)
+        const bytes = segment.bytes.length > allowed ? segment.bytes.subarray(0, allowed) : segment.bytes
+        for (let offset = 0; offset < bytes.length; offset += sliceBytes) {
+          const slice = bytes.subarray(offset, offset + sliceBytes)
+          yield* sleepUntil(link.transmitted(slice.length))
+          yield* to.send(slice)
+          sent += slice.length
+          counters.add(direction, slice.length)
+          if (sliceBytes !== Infinity) yield* sleepUntil(now() + sliceSpacingMillis)
+        }
+        if (bytes.length < segment.bytes.length) {
+          counters.dropped++
+          yield* sleepUntil(now() + resetGraceMillis)
+          return yield* new Broken()
+        }
+      }
+    })
+
+    yield* Effect.all([read, write], { concurrency: 2, discard: true }).pipe(
+      Effect.catchTags({ ReadError: () => new Broken(), WriteError: () => new Broken() })
+    )
+  })
+
+/** @internal */
+export interface Upstream {
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * One proxied connection: the upstream connect (hung by a stall, skipped by
+ * `refuse`), then both directions at once. When either breaks, both
+ * connections are reset, as a broken middlebox does.
+ */
+const relay = (client: TcpConnection, upstream: Upstream, control: Control, counters: Counters) =>
+  Effect.gen(function*() {
+    counters.connections++
+    if (control.upstream.faults.refuse) {
+      counters.dropped++
+      return yield* reset(client)
+    }
+    yield* control.upstream.flowing.await
+    const server = yield* Effect.option(Tcp.connect({ host: upstream.host, port: upstream.port, noDelay: true }))
+    if (Option.isNone(server)) return yield* reset(client)
+    yield* Effect.all([
+      pipe(client, server.value, "upstream", control, counters),
+      pipe(server.value, client, "downstream", control, counters)
+    ], { concurrency: 2, discard: true }).pipe(
+      Effect.catchAll(() => Effect.zipRight(reset(client), reset(server.value)))
+    )
+  })
+
+/** @internal */
+export interface Running {
+  readonly address: Tcp.TcpListener["address"]
+  readonly control: Control
+  readonly counters: Counters
+}
+
+/**
+ * Listens and relays every connection to `upstream` until the scope ends;
+ * then every proxied connection closes with it.
+ *
+ * @internal
+ */
+export const make = (options: {
+  readonly listen: ListenOptions
+  readonly upstream: Upstream
+  readonly control: Control
+}): Effect.Effect<Running, BindError | AddressError, Network | Scope.Scope> =>
+  Effect.gen(function*() {
+    const counters = new Counters()
+    // A proxy must not add Nagle's delay, and sliced bytes must leave one by one.
+    const listener = yield* Tcp.listen({ noDelay: true, ...options.listen })
+    yield* Effect.forkScoped(
+      Tcp.serve(listener, (client) => relay(client, options.upstream, options.control, counters), { shutdownTimeout: 0 })
+    )
+    return { address: listener.address, control: options.control, counters }
+  })

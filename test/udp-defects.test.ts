@@ -9,6 +9,7 @@ import { Effect, Exit, Fiber } from "effect"
 import type { UdpSocket } from "../src/Network.js"
 import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Udp from "../src/Udp.js"
+import { completionsPerTurn, TurnBudget } from "../src/internal/waiters.js"
 import { checkNoSocketLeaks } from "./utils/handles.js"
 import { childProcess, repositoryRoot } from "./utils/process.js"
 
@@ -49,6 +50,31 @@ describe("a tight send loop", () => {
         expect(Number(timers)).toBeGreaterThan(0)
       })))
   }
+})
+
+describe("TurnBudget", () => {
+  const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
+  it("defers one completion in every completionsPerTurn that come within one turn", async () => {
+    const budget = new TurnBudget()
+    const resumed: Array<number> = []
+    for (let i = 0; i < 2 * completionsPerTurn; i++) budget.complete((value) => resumed.push(value), i)
+    expect(resumed).toHaveLength(2 * completionsPerTurn - 2)
+    expect(resumed).not.toContain(completionsPerTurn - 1)
+    await nextTurn()
+    expect(resumed).toHaveLength(2 * completionsPerTurn)
+    expect(resumed.slice(-2)).toEqual([completionsPerTurn - 1, 2 * completionsPerTurn - 1])
+  })
+
+  it("defers nothing when the completions come in different turns", async () => {
+    const budget = new TurnBudget()
+    let resumed = 0
+    for (let i = 0; i < 3 * completionsPerTurn; i++) {
+      budget.complete(() => resumed++, undefined)
+      expect(resumed).toBe(i + 1)
+      if (i % 16 === 15) await nextTurn()
+    }
+  })
 })
 
 /** The exit of a send forked just before `socket` closes: it must end, with success or Closed. */

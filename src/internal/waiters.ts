@@ -69,8 +69,10 @@ const endTurn = (waiters: Waiters): void => waiters.endTurn()
  * turn. At a few microseconds a send, 256 of them hold timers and reads back
  * by about a millisecond, and the one extra turn they cost is under 1% of
  * their time.
+ *
+ * @internal
  */
-const completionsPerTurn = 256
+export const completionsPerTurn = 256
 
 /**
  * Keeps a loop of operations that complete without a macrotask in between

@@ -24,9 +24,13 @@
  * of one copy of it, so a kept frame may keep up to one chunk alive.
  *
  * `encode` rejects a message that its own decoder would not give back (over
- * the limit, or containing the delimiter) by throwing an
- * `IllegalArgumentException`, which is a defect inside `Effect.gen`: sending
- * such a message is a bug in the sender, not a condition to handle.
+ * the limit, containing the delimiter, or for `schema` a value whose JSON
+ * does not decode back as itself) by throwing an `IllegalArgumentException`,
+ * which is a defect inside `Effect.gen`: sending such a message is a bug in
+ * the sender, not a condition to handle. The constructors throw the same
+ * `IllegalArgumentException` for an argument out of range (a limit that is
+ * not a non-negative integer, `lengthBytes` other than 1, 2 or 4, an empty
+ * delimiter): one error type for every misuse of a framing.
  *
  * @example
  * ```ts
@@ -130,6 +134,10 @@ export interface DelimitedOptions {
  * it) or is over `maxLength` bytes. Lone surrogates are encoded as U+FFFD,
  * as `TextEncoder` does.
  *
+ * `lines` itself throws an `IllegalArgumentException` for a `maxLength` that
+ * is not a non-negative integer (-1, NaN, Infinity, 1.5, `"10"`) and for
+ * options that are not an object.
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -145,6 +153,12 @@ export const lines: (options?: LinesOptions) => Framing<string> = internal.lines
  *
  * `encode` throws an `IllegalArgumentException` for a message over
  * `maxFrameLength`, which is never more than the length field can describe.
+ *
+ * `lengthPrefixed` itself throws an `IllegalArgumentException` for a
+ * `lengthBytes` other than 1, 2 or 4 (3, say), for a `maxFrameLength` that is
+ * not a non-negative integer (-1, NaN, Infinity, 1.5; an integer larger than
+ * the field can describe is lowered to that) and for options that are not an
+ * object.
  *
  * @since 0.1.0
  * @category constructors
@@ -164,7 +178,11 @@ export const lengthPrefixed: (options?: LengthPrefixedOptions) => Framing<Uint8A
  * for a message over `maxLength` or one that would not read back as itself:
  * a message containing the delimiter, or whose end together with the
  * delimiter contains an earlier delimiter (delimiter `"aa"`, message `"a"`).
- * An empty delimiter is an `IllegalArgumentException` too.
+ *
+ * `delimited` itself throws an `IllegalArgumentException` for an empty
+ * delimiter, one that is neither a `Uint8Array` nor a string, a `maxLength`
+ * that is not a non-negative integer (-1, NaN, Infinity, 1.5) and options
+ * that are not an object.
  *
  * @since 0.1.0
  * @category constructors
@@ -180,8 +198,19 @@ export const delimited: (delimiter: Uint8Array | string, options?: DelimitedOpti
  * A frame that is not JSON or does not match the schema fails the stream
  * with `InvalidFrame`, carrying the `SyntaxError` or the `ParseError` as its
  * `cause` and the formatted issue in its `message`. The schema must be
- * synchronous. `encode` throws the `ParseError` of a value that cannot be
- * encoded, as `Schema.encodeSync` does.
+ * synchronous.
+ *
+ * `encode` checks the round trip, so that what it writes decodes back as the
+ * message: it throws an `IllegalArgumentException` for a value the schema
+ * cannot encode (the message is the formatted parse issue), for one whose
+ * JSON would come back as something else — NaN or ±Infinity (JSON writes
+ * `null`), a `Date`, `Map` or class instance where the encoded side is not
+ * plain JSON (`Schema.DateFromSelf`, `Schema.Unknown` holding one), a hole or
+ * `undefined` in an array — for one JSON cannot write at all (a bigint, as
+ * `Schema.BigIntFromSelf` encodes it; a cycle; `undefined`), and for one that
+ * the schema would not decode. A key whose value is `undefined` is left out,
+ * as JSON does, and `-0` is written as `0`. `schema` itself throws one for a
+ * `schema` that is not a Schema or a `framing` that is not a Framing.
  *
  * @since 0.1.0
  * @category constructors

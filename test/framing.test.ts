@@ -578,8 +578,118 @@ describe("Framing.schema", () => {
       expect(() => small.encode({ _tag: "Echo", text: "long text" })).toThrow(Cause.IllegalArgumentException)
     }))
 
-  it("encode throws the ParseError of a value the schema cannot encode", () => {
+  it("encode throws an IllegalArgumentException, with the parse issue, for a value the schema cannot encode", () => {
     const positive = Framing.schema(Schema.Struct({ n: Schema.Positive }))
+    expect(() => positive.encode({ n: -1 })).toThrow(Cause.IllegalArgumentException)
     expect(() => positive.encode({ n: -1 })).toThrow(/Expected a positive number/)
+  })
+
+  it("encode refuses, with an IllegalArgumentException, what JSON cannot carry back", () => {
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    const refused: ReadonlyArray<readonly [string, () => Uint8Array, RegExp]> = [
+      ["NaN", () => Framing.schema(Schema.Number).encode(Number.NaN), /NaN would come back as null/],
+      ["Infinity", () => Framing.schema(Schema.Number).encode(Number.POSITIVE_INFINITY), /Infinity would come back as null/],
+      ["-Infinity inside", () => Framing.schema(Schema.Struct({ n: Schema.Number })).encode({ n: -Infinity }), /at \.n/],
+      ["a bigint", () => Framing.schema(Schema.BigIntFromSelf).encode(1n), /not JSON.*BigInt/],
+      ["a Date as itself", () => Framing.schema(Schema.DateFromSelf).encode(new Date(0)), /a Date would come back as the string/],
+      ["a Date inside Unknown", () => Framing.schema(Schema.Unknown).encode({ at: [new Date(0)] }), /at \.at\[0\]/],
+      ["a Map", () => Framing.schema(Schema.Unknown).encode(new Map([[1, 2]])), /a Map would come back as an object/],
+      ["a hole", () => Framing.schema(Schema.Array(Schema.Unknown)).encode([, 1]), /undefined at \[0\] would come back as null/],
+      ["undefined", () => Framing.schema(Schema.Undefined).encode(undefined), /is not JSON/],
+      ["a cycle", () => Framing.schema(Schema.Unknown).encode(cyclic), /not JSON.*circular/]
+    ]
+    for (const [label, encode, message] of refused) {
+      expect(encode, label).toThrow(Cause.IllegalArgumentException)
+      expect(encode, label).toThrow(message)
+    }
+    // The same framing would have rejected what encode wrote before: "null" is no number.
+    expect(Either.isLeft(Schema.decodeUnknownEither(Schema.Number)(JSON.parse("null")))).toBe(true)
+  })
+
+  it("encode accepts what does come back: a Date as a string, a bigint as a string, an optional key left undefined", () => {
+    const text = (encoded: Uint8Array) => new TextDecoder().decode(encoded)
+    expect(text(Framing.schema(Schema.Date).encode(new Date(0)))).toBe("\"1970-01-01T00:00:00.000Z\"\n")
+    expect(text(Framing.schema(Schema.BigInt).encode(1n))).toBe("\"1\"\n")
+    expect(text(Framing.schema(Schema.Struct({ a: Schema.optional(Schema.Number) })).encode({ a: undefined }))).toBe("{}\n")
+    // JSON writes -0 as 0, which is === -0.
+    expect(text(Framing.schema(Schema.Number).encode(-0))).toBe("0\n")
+  })
+
+  // Leaves JSON can and cannot carry; -0 becomes 0, which `toEqual` tells apart but `===` does not.
+  const leaves = [
+    fc.double().map((n) => (Object.is(n, -0) ? 0 : n)),
+    fc.string(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.bigInt(),
+    fc.date()
+  ]
+  let accepted = 0
+  let refused = 0
+  it.effect.prop(
+    "schema(Unknown): encode either throws IllegalArgumentException or decode(encode(x)) equals x",
+    [fc.anything({ values: leaves, withMap: true, withSet: true, withSparseArray: true, withNullPrototype: true, maxDepth: 3 })],
+    ([value]) =>
+      Effect.gen(function*() {
+        const framing = Framing.schema(Schema.Unknown)
+        let encoded: Uint8Array
+        try {
+          encoded = framing.encode(value)
+        } catch (error) {
+          refused++
+          expect(error).toBeInstanceOf(Cause.IllegalArgumentException)
+          return
+        }
+        accepted++
+        expect(yield* decodeAll(framing, [encoded])).toEqual({ messages: [value] })
+      }),
+    { fastCheck: { numRuns: 200 } }
+  )
+
+  it("the round-trip property saw both outcomes", () => {
+    expect(accepted).toBeGreaterThan(0)
+    expect(refused).toBeGreaterThan(0)
+  })
+})
+
+describe("Framing constructors", () => {
+  const untyped = <A>(value: unknown): A => value as A
+  // (`null`, like `undefined`, means the default.)
+  const badLimits: ReadonlyArray<unknown> = [-1, Number.NaN, Number.POSITIVE_INFINITY, 1.5, "10", {}]
+
+  it("throw an IllegalArgumentException, naming the argument, for every limit that is not a non-negative integer", () => {
+    for (const limit of badLimits) {
+      const makes: ReadonlyArray<readonly [string, () => unknown]> = [
+        ["lines maxLength", () => Framing.lines({ maxLength: untyped(limit) })],
+        ["delimited maxLength", () => Framing.delimited(";", { maxLength: untyped(limit) })],
+        ["lengthPrefixed maxFrameLength", () => Framing.lengthPrefixed({ maxFrameLength: untyped(limit) })]
+      ]
+      for (const [label, make] of makes) {
+        expect(make, `${label} ${String(limit)}`).toThrow(Cause.IllegalArgumentException)
+        expect(make, `${label} ${String(limit)}`).toThrow(/must be a non-negative integer/)
+      }
+    }
+    expect(Framing.lines({ maxLength: 0 }).encode("")).toEqual(bytes("\n"))
+  })
+
+  it("throw an IllegalArgumentException for a length field, delimiter, options, schema or framing of the wrong kind", () => {
+    const makes: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
+      ["lengthBytes 3", () => Framing.lengthPrefixed({ lengthBytes: untyped(3) }), /lengthBytes must be 1, 2 or 4/],
+      ["lengthBytes 8", () => Framing.lengthPrefixed({ lengthBytes: untyped(8) }), /lengthBytes must be 1, 2 or 4/],
+      ["lengthBytes \"4\"", () => Framing.lengthPrefixed({ lengthBytes: untyped("4") }), /lengthBytes must be 1, 2 or 4/],
+      ["empty delimiter", () => Framing.delimited(""), /must not be empty/],
+      ["numeric delimiter", () => Framing.delimited(untyped(10)), /not a Uint8Array or a string/],
+      ["no delimiter", () => Framing.delimited(untyped(undefined)), /not a Uint8Array or a string/],
+      ["options 42", () => Framing.lines(untyped(42)), /options are the number 42/],
+      ["options \"x\"", () => Framing.lengthPrefixed(untyped("x")), /options are the string/],
+      ["no schema", () => Framing.schema(untyped<Schema.Schema<unknown>>(undefined)), /not a Schema/],
+      ["a framing that is not one", () => Framing.schema(Schema.String, untyped({})), /not a Framing/]
+    ]
+    for (const [label, make, message] of makes) {
+      expect(make, label).toThrow(Cause.IllegalArgumentException)
+      expect(make, label).toThrow(message)
+    }
   })
 })

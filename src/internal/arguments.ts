@@ -8,12 +8,16 @@ import { SendError, WriteError } from "../NetError.js"
 export const describeValue = (value: unknown): string => {
   if (value === null) return "null"
   if (Array.isArray(value)) return "an array"
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`
   switch (typeof value) {
     case "undefined":
       return "undefined"
-    case "object":
-      return "an object"
+    case "object": {
+      const prototype: unknown = Object.getPrototypeOf(value)
+      const name = prototype === Object.prototype || prototype === null ? undefined : value.constructor?.name
+      return name === undefined || name === "" ? "an object" : `a ${name}`
+    }
+    case "string":
+      return `the string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`
     case "function":
       return "a function"
     case "symbol":

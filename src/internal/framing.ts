@@ -3,10 +3,12 @@ import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
+import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Framing from "../Framing.js"
 import { FrameError } from "../NetError.js"
+import { describeValue, isPayload, optionsProblem } from "./arguments.js"
 
 /** @internal */
 export const defaultMaxLength = 1_048_576
@@ -61,8 +63,18 @@ const illegal = (message: string): never => {
   throw new Cause.IllegalArgumentException(message)
 }
 
-const checkLimit = (name: string, value: number): number =>
-  Number.isSafeInteger(value) && value >= 0 ? value : illegal(`${name} must be a non-negative integer, got ${value}`)
+// Constructor arguments are checked up front, with the same error as
+// `encode`'s refusals: a bad limit is the program's bug, found when the
+// framing is made rather than on the first message.
+const checkOptions = (options: unknown, constructor: string): void => {
+  const problem = optionsProblem(options, constructor, true)
+  if (problem !== undefined) illegal(problem)
+}
+
+const checkLimit = (constructor: string, name: string, value: unknown): number =>
+  Number.isSafeInteger(value) && (value as number) >= 0
+    ? value as number
+    : illegal(`${constructor}: ${name} must be a non-negative integer, got ${describeValue(value)}`)
 
 const tooLarge = (message: string) => new FrameError({ reason: "FrameTooLarge", message })
 
@@ -281,7 +293,8 @@ const encodeUtf8 = (text: string): Uint8Array => utf8Encoder.encode(text)
 
 /** @internal */
 export const lines = (options?: Framing.LinesOptions): Framing.Framing<string> => {
-  const maxLength = checkLimit("maxLength", options?.maxLength ?? defaultMaxLength)
+  checkOptions(options, "Framing.lines")
+  const maxLength = checkLimit("Framing.lines", "maxLength", options?.maxLength ?? defaultMaxLength)
   const decoderOptions: DelimitedOptions = {
     delimiter: new Uint8Array([LF]),
     maxLength,
@@ -317,9 +330,13 @@ export const delimited = (
   delimiter: Uint8Array | string,
   options?: Framing.DelimitedOptions
 ): Framing.Framing<Uint8Array> => {
+  if (!isPayload(delimiter)) {
+    illegal(`Framing.delimited: the delimiter is ${describeValue(delimiter)}, not a Uint8Array or a string`)
+  }
   const delimiterBytes = typeof delimiter === "string" ? encodeUtf8(delimiter) : copyOf(delimiter, 0, delimiter.length)
   if (delimiterBytes.length === 0) illegal("Framing.delimited: the delimiter must not be empty")
-  const maxLength = checkLimit("maxLength", options?.maxLength ?? defaultMaxLength)
+  checkOptions(options, "Framing.delimited")
+  const maxLength = checkLimit("Framing.delimited", "maxLength", options?.maxLength ?? defaultMaxLength)
   const decoderOptions: DelimitedOptions = {
     delimiter: delimiterBytes,
     maxLength,
@@ -351,14 +368,15 @@ export const delimited = (
 
 /** @internal */
 export const lengthPrefixed = (options?: Framing.LengthPrefixedOptions): Framing.Framing<Uint8Array> => {
+  checkOptions(options, "Framing.lengthPrefixed")
   const lengthBytes = options?.lengthBytes ?? 4
   if (lengthBytes !== 1 && lengthBytes !== 2 && lengthBytes !== 4) {
-    illegal(`Framing.lengthPrefixed: lengthBytes must be 1, 2 or 4, got ${lengthBytes}`)
+    illegal(`Framing.lengthPrefixed: lengthBytes must be 1, 2 or 4, got ${describeValue(lengthBytes)}`)
   }
   const describable = 2 ** (8 * lengthBytes) - 1
   const maxFrameLength = Math.min(
     describable,
-    checkLimit("maxFrameLength", options?.maxFrameLength ?? defaultMaxLength)
+    checkLimit("Framing.lengthPrefixed", "maxFrameLength", options?.maxFrameLength ?? defaultMaxLength)
   )
   const make = (): Decoder<Uint8Array, Uint8Array> => {
     let headerRead = 0
@@ -426,13 +444,53 @@ export const lengthPrefixed = (options?: Framing.LengthPrefixedOptions): Framing
   }
 }
 
+/**
+ * Where `parsed` (what `JSON.parse` gives back) differs from `value`, the
+ * value that was serialized: `undefined` when it does not. A key whose value
+ * is `undefined` counts as absent, as JSON drops it. JSON has no NaN,
+ * Infinity, bigint, Date, Map or class instance: serializing one gives back
+ * something else (null, a string, `{}`), and that is what this finds.
+ */
+const jsonMismatch = (value: unknown, parsed: unknown, path: string): string | undefined => {
+  const at = path === "" ? "" : ` at ${path}`
+  const differs = () => `${describeValue(value)}${at} would come back as ${describeValue(parsed)}`
+  if (typeof value !== "object" || value === null) return value === parsed ? undefined : differs()
+  if (typeof parsed !== "object" || parsed === null) return differs()
+  if (Array.isArray(value)) {
+    if (!Array.isArray(parsed) || parsed.length !== value.length) return differs()
+    // A loop, not `every`: a hole in a sparse array comes back as null.
+    for (let index = 0; index < value.length; index++) {
+      const mismatch = jsonMismatch(value[index], parsed[index], `${path}[${index}]`)
+      if (mismatch !== undefined) return mismatch
+    }
+    return undefined
+  }
+  const prototype = Object.getPrototypeOf(value)
+  if ((prototype !== Object.prototype && prototype !== null) || Array.isArray(parsed)) return differs()
+  const record = value as Record<string, unknown>
+  const parsedRecord = parsed as Record<string, unknown>
+  const keys = Object.keys(record).filter((key) => record[key] !== undefined)
+  if (keys.length !== Object.keys(parsedRecord).length) return differs()
+  for (const key of keys) {
+    if (!Object.hasOwn(parsedRecord, key)) return differs()
+    const mismatch = jsonMismatch(record[key], parsedRecord[key], `${path}.${key}`)
+    if (mismatch !== undefined) return mismatch
+  }
+  return undefined
+}
+
 /** @internal */
 export const schema = <A, I>(
   schema: Schema.Schema<A, I>,
   framing: Framing.Framing<string> = lines()
 ): Framing.Framing<A> => {
+  if (!Schema.isSchema(schema)) illegal(`Framing.schema: the schema is ${describeValue(schema)}, not a Schema`)
+  if (!Predicate.hasProperty(framing, "decode") || !Predicate.hasProperty(framing, "encode") ||
+    typeof framing.decode !== "function" || typeof framing.encode !== "function") {
+    illegal(`Framing.schema: the framing is ${describeValue(framing)}, not a Framing`)
+  }
   const decodeUnknown = Schema.decodeUnknownEither(schema)
-  const encode = Schema.encodeSync(schema)
+  const encodeEither = Schema.encodeEither(schema)
   const parse = (text: string, out: Array<A>): FrameError | undefined => {
     let json: unknown
     try {
@@ -456,9 +514,38 @@ export const schema = <A, I>(
   return {
     decode: (bytes) => decodeText(framing.decode(bytes)),
     encode(message) {
-      const json = JSON.stringify(encode(message))
+      const encoded = encodeEither(message)
+      if (Either.isLeft(encoded)) {
+        return illegal(
+          `Framing.schema: the message cannot be encoded: ${ParseResult.TreeFormatter.formatErrorSync(encoded.left)}`
+        )
+      }
+      const value = encoded.right
+      let json: string | undefined
+      try {
+        json = JSON.stringify(value)
+      } catch (cause) {
+        // A bigint or a cycle: JSON.stringify throws a TypeError.
+        return illegal(
+          `Framing.schema: the encoded message is not JSON: ${cause instanceof Error ? cause.message : String(cause)}`
+        )
+      }
       // JSON.stringify gives undefined for values JSON cannot hold (undefined, functions).
-      return framing.encode(json === undefined ? illegal("Framing.schema: the encoded message is not JSON") : json)
+      if (json === undefined) return illegal(`Framing.schema: the encoded message, ${describeValue(value)}, is not JSON`)
+      // What the decoder would make of these bytes must be this message:
+      // the JSON must give back the encoded value, and decode under the schema.
+      const parsed: unknown = JSON.parse(json)
+      const mismatch = jsonMismatch(value, parsed, "")
+      if (mismatch !== undefined) illegal(`Framing.schema: the message would not decode back as itself: ${mismatch}`)
+      const decoded = decodeUnknown(parsed)
+      if (Either.isLeft(decoded)) {
+        illegal(
+          `Framing.schema: the message would not decode back as itself: ${
+            ParseResult.TreeFormatter.formatErrorSync(decoded.left)
+          }`
+        )
+      }
+      return framing.encode(json)
     }
   }
 }

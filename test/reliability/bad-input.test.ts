@@ -253,9 +253,6 @@ describe("TcpListener and Tcp.serve used wrongly", () => {
       })
     })))
 
-  // Known gap: serve validates `concurrency` with a defect (Effect.dieMessage)
-  // and `shutdownTimeout` not at all (Duration.decode throws on "soon",
-  // negative and NaN silently become 0). See the reliability report.
   it.live("bad concurrency and shutdownTimeout fail typed, not with a defect", () =>
     live(Effect.gen(function*() {
       const listener = yield* Tcp.listen()
@@ -452,14 +449,19 @@ describe("garbage to every framing decoder, over TCP", () => {
     { fastCheck: { numRuns: 40 } }
   )
 
-  it("framing constructors reject bad limits by throwing IllegalArgumentException, as documented for encode", () => {
+  it("framing constructors reject bad limits by throwing IllegalArgumentException, as each constructor documents", () => {
     for (const make of [
       () => Framing.lines({ maxLength: -1 }),
       () => Framing.lines({ maxLength: Number.NaN }),
+      () => Framing.lines({ maxLength: Number.POSITIVE_INFINITY }),
       () => Framing.delimited(""),
+      () => Framing.delimited(untyped(42)),
       () => Framing.delimited("\n", { maxLength: 1.5 }),
       () => Framing.lengthPrefixed({ lengthBytes: untyped(3) }),
-      () => Framing.lengthPrefixed({ maxFrameLength: -5 })
+      () => Framing.lengthPrefixed({ maxFrameLength: -5 }),
+      () => Framing.lengthPrefixed({ maxFrameLength: Number.POSITIVE_INFINITY }),
+      () => Framing.schema(Schema.Number).encode(Number.NaN),
+      () => Framing.schema(Schema.BigIntFromSelf).encode(1n)
     ]) {
       expect(make).toThrow(Cause.IllegalArgumentException)
       cases++

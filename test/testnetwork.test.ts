@@ -4,11 +4,12 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import type { TcpConnection } from "../src/Network.js"
+import type { Network, TcpConnection } from "../src/Network.js"
 import * as Tcp from "../src/Tcp.js"
 import * as TestNetwork from "../src/TestNetwork.js"
 import * as Udp from "../src/Udp.js"
@@ -54,6 +55,77 @@ describe("TestNetwork", () => {
         expect(server.localAddress.host).toBe("127.0.0.9")
         const conflict = yield* Effect.flip(Tcp.listen({ host: "127.0.0.9", port: listener.address.port }))
         expect(conflict.reason).toBe("AddressInUse")
+      })))
+
+    // Real-socket tests may not bind `::` (all interfaces), so these rules
+    // of Linux (through Node) are checked here only: a plain `::` socket is
+    // dual-stack, takes the port on every IPv4 address too and sees IPv4
+    // peers as ::ffff:a.b.c.d; with ipv6Only it leaves IPv4 alone.
+    it.effect("`::` with ipv6Only leaves IPv4 on its port free; IPv4 clients reach the IPv4 listener", () =>
+      simulated(Effect.gen(function*() {
+        const six = yield* Tcp.listen({ host: "::", ipv6Only: true })
+        const port = six.address.port
+        const four = yield* Tcp.listen({ host: "127.0.0.1", port })
+        const wildcardFour = yield* Effect.flip(Tcp.listen({ host: "0.0.0.0", port }))
+        expect(wildcardFour.reason).toBe("AddressInUse") // taken by 127.0.0.1, not by `::`
+        yield* Tcp.connect({ host: "127.0.0.1", port })
+        expect((yield* four.accept).localAddress).toEqual({ family: "IPv4", host: "127.0.0.1", port })
+        yield* Tcp.connect({ host: "::1", port })
+        expect((yield* six.accept).localAddress).toEqual({ family: "IPv6", host: "::1", port })
+        const alone = yield* Tcp.listen({ host: "::", ipv6Only: true })
+        const refused = yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port: alone.address.port }))
+        expect(refused.reason).toBe("ConnectionRefused")
+      })))
+
+    it.effect("a plain `::` listener is dual-stack: it takes IPv4's port and names IPv4 peers ::ffff:a.b.c.d", () =>
+      simulated(Effect.gen(function*() {
+        const dual = yield* Tcp.listen({ host: "::" })
+        const port = dual.address.port
+        for (const host of ["127.0.0.1", "0.0.0.0", "::1"]) {
+          const conflict = yield* Effect.flip(Tcp.listen({ host, port }))
+          expect([host, conflict.reason]).toEqual([host, "AddressInUse"])
+        }
+        const client = yield* Tcp.connect({ host: "127.0.0.5", port })
+        expect(client.remoteAddress).toEqual({ family: "IPv4", host: "127.0.0.5", port })
+        const server = yield* dual.accept
+        expect(server.localAddress).toEqual({ family: "IPv6", host: "::ffff:127.0.0.5", port })
+        expect(server.remoteAddress).toEqual({ family: "IPv6", host: "::ffff:127.0.0.1", port: client.localAddress.port })
+      })))
+
+    it.effect("a UDP socket on `::` hears IPv4 senders as ::ffff:a.b.c.d and answers them", () =>
+      simulated(Effect.gen(function*() {
+        const dual = yield* Udp.bind({ host: "::" })
+        const four = yield* Udp.bind({ host: "127.0.0.2" })
+        yield* four.send("hi", { host: "127.0.0.1", port: dual.address.port })
+        const request = yield* dual.recv
+        expect(request.from).toEqual({ family: "IPv6", host: "::ffff:127.0.0.2", port: four.address.port })
+        yield* dual.send("hello", request.from)
+        expect((yield* four.recv).from).toEqual({ family: "IPv4", host: "127.0.0.1", port: dual.address.port })
+      })))
+
+    it.effect("localhost is 127.0.0.1 only unless `hosts` says otherwise, as this machine's resolver has it", () =>
+      Effect.gen(function*() {
+        const reach = (layer: Layer.Layer<Network | TestNetwork.TestNetwork, TestNetwork.InvalidArgument>) =>
+          Effect.gen(function*() {
+            const six = yield* Tcp.listen({ host: "::1" })
+            const connected = yield* Effect.either(Tcp.connect({ host: "localhost", port: six.address.port }))
+            const socket = yield* Udp.bind({ family: "IPv6" })
+            const sent = yield* Effect.either(socket.send("x", { host: "localhost", port: socket.address.port }))
+            return [connected._tag, sent._tag === "Left" ? sent.left.reason : "sent"]
+          }).pipe(Effect.scoped, Effect.provide(layer))
+        expect(yield* reach(TestNetwork.layer())).toEqual(["Left", "HostNotFound"])
+        expect(yield* reach(TestNetwork.layer({ hosts: { localhost: ["127.0.0.1", "::1"] } }))).toEqual(["Right", "sent"])
+      }))
+
+    it.effect("IPv4-mapped addresses count as their IPv4 host in controls and snapshots", () =>
+      simulated(Effect.gen(function*() {
+        const listener = yield* Tcp.listen({ host: "::ffff:127.0.0.2" })
+        yield* TestNetwork.partition("127.0.0.3", "::ffff:127.0.0.2")
+        const cut = yield* Effect.fork(Tcp.connect({ host: "127.0.0.2", port: listener.address.port, localAddress: "127.0.0.3", timeout: "1 second" }))
+        yield* TestClock.adjust("1 second")
+        expect((yield* Effect.flip(Fiber.join(cut))).reason).toBe("TimedOut")
+        const listeners = (yield* TestNetwork.snapshot("127.0.0.2")).tcpListeners
+        expect(listeners.map((info) => [info.host, info.address.host])).toEqual([["127.0.0.2", "::ffff:127.0.0.2"]])
       })))
 
     it.effect("host names resolve through the layer's `hosts`", () =>

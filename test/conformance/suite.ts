@@ -15,6 +15,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as Dns from "node:dns"
 import type { WriteError } from "../../src/NetError.js"
 import type { Network, TcpConnection, UdpSocket } from "../../src/Network.js"
 import * as Tcp from "../../src/Tcp.js"
@@ -58,6 +59,13 @@ const eventually = <A, E, R>(effect: Effect.Effect<A, E, R>, check: (a: A) => bo
 /** A UDP port that nobody is bound to (bound once, then closed). */
 const freeUdpPort = Effect.scoped(Effect.map(Udp.bind(), (socket) => socket.address.port))
 
+/**
+ * What this machine's resolver returns for `localhost` (NodeNetwork asks
+ * it; the TestNetwork run is given the same list as its `hosts`).
+ */
+export const localhostAddresses = (): Promise<ReadonlyArray<string>> =>
+  Dns.promises.lookup("localhost", { all: true }).then((found) => found.map((entry) => entry.address))
+
 const payloads = (socket: UdpSocket, count: number) =>
   Effect.forEach(Array.from({ length: count }), () => Effect.map(socket.recv, (d) => text(d.payload)))
 
@@ -68,7 +76,7 @@ const payloads = (socket: UdpSocket, count: number) =>
  */
 export const conformance = <R>(
   name: string,
-  layer: Layer.Layer<Network | R>,
+  layer: Layer.Layer<Network | R, unknown>,
   options?: { readonly afterEach?: Effect.Effect<void, unknown, Network | R> }
 ) => {
   const run = <A, E>(test: Effect.Effect<A, E, Network | R | Scope.Scope>) =>
@@ -442,6 +450,88 @@ export const conformance = <R>(
         const ttl = yield* Effect.flip(Udp.bind({ ttl: 300 }))
         expect([ttl._tag, ttl.reason]).toEqual(["BindError", "InvalidArgument"])
       })))
+
+
+    describe("addresses as the resolver and the kernel give them", () => {
+      it.live("an IPv4-mapped address is IPv4 traffic, named ::ffff:127.0.0.1 as Node names it", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const port = listener.address.port
+          const client = yield* Tcp.connect({ host: "0:0:0:0:0:FFFF:7f00:1", port })
+          expect(client.remoteAddress).toEqual({ family: "IPv6", host: "::ffff:127.0.0.1", port })
+          expect([client.localAddress.family, client.localAddress.host]).toEqual(["IPv6", "::ffff:127.0.0.1"])
+          const server = yield* listener.accept
+          expect(server.remoteAddress).toEqual({ family: "IPv4", host: "127.0.0.1", port: client.localAddress.port })
+          yield* client.send("mapped")
+          yield* client.endWrite
+          expect(yield* recvAll(server)).toBe("mapped")
+          // ::1 is another host: an IPv6 source cannot reach an IPv4-mapped target.
+          const fromSix = yield* Effect.flip(Tcp.connect({ host: "::ffff:127.0.0.1", port, localAddress: "::1" }))
+          expect([fromSix._tag, fromSix.reason]).toEqual(["ConnectError", "NetworkUnreachable"])
+        })))
+
+      it.live("a listener on ::ffff:127.0.0.1 is IPv6 to itself and takes 127.0.0.1's port; ipv6Only refuses it", () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen({ host: "::ffff:127.0.0.1" })
+          const port = listener.address.port
+          expect(listener.address).toEqual({ family: "IPv6", host: "::ffff:127.0.0.1", port })
+          const conflict = yield* Effect.flip(Tcp.listen({ host: "127.0.0.1", port }))
+          expect([conflict._tag, conflict.reason]).toEqual(["BindError", "AddressInUse"])
+          const client = yield* Tcp.connect({ host: "127.0.0.1", port })
+          expect(client.remoteAddress).toEqual({ family: "IPv4", host: "127.0.0.1", port })
+          const server = yield* listener.accept
+          expect(server.localAddress).toEqual(listener.address)
+          expect(server.remoteAddress).toEqual({ family: "IPv6", host: "::ffff:127.0.0.1", port: client.localAddress.port })
+          const refused = yield* Effect.flip(Tcp.connect({ host: "::1", port }))
+          expect(refused.reason).toBe("ConnectionRefused")
+          const v6Only = yield* Effect.flip(Tcp.listen({ host: "::ffff:127.0.0.1", ipv6Only: true }))
+          expect([v6Only._tag, v6Only.reason]).toEqual(["BindError", "InvalidAddress"])
+        })))
+
+      it.live("ipv6Only on ::1 is accepted and leaves IPv4 on the same port alone", () =>
+        run(Effect.gen(function*() {
+          const six = yield* Tcp.listen({ host: "::1", ipv6Only: true })
+          const four = yield* Tcp.listen({ host: "127.0.0.1", port: six.address.port })
+          expect(four.address.port).toBe(six.address.port)
+        })))
+
+      it.live("UDP on ::ffff:127.0.0.1 talks IPv4: each side names the other in its own family", () =>
+        run(Effect.gen(function*() {
+          const mapped = yield* Udp.bind({ host: "::ffff:127.0.0.1" })
+          expect([mapped.address.family, mapped.address.host]).toEqual(["IPv6", "::ffff:127.0.0.1"])
+          const four = yield* Udp.bind()
+          yield* mapped.send("over", { host: "::ffff:127.0.0.1", port: four.address.port })
+          const request = yield* four.recv
+          expect(request.from).toEqual({ family: "IPv4", host: "127.0.0.1", port: mapped.address.port })
+          yield* four.send("back", request.from)
+          const reply = yield* mapped.recv
+          expect(reply.from).toEqual({ family: "IPv6", host: "::ffff:127.0.0.1", port: four.address.port })
+          const conflict = yield* Effect.flip(Udp.bind({ host: "127.0.0.1", port: mapped.address.port }))
+          expect([conflict._tag, conflict.reason]).toEqual(["BindError", "AddressInUse"])
+        })))
+
+      it.live("localhost is what the machine's resolver returns", () =>
+        run(Effect.gen(function*() {
+          const addresses = yield* Effect.promise(localhostAddresses)
+          const hasSix = addresses.includes("::1")
+          expect(addresses).toContain("127.0.0.1")
+          // A listener on localhost takes its IPv4 address.
+          const named = yield* Effect.scoped(Effect.map(Tcp.listen({ host: "localhost" }), (listener) => listener.address))
+          expect([named.family, named.host]).toEqual(["IPv4", "127.0.0.1"])
+          // A server on ::1 only is reached through localhost only if the
+          // resolver gives ::1 (the IPv4 port is checked free first).
+          const six = yield* Tcp.listen({ host: "::1" })
+          yield* Effect.scoped(Tcp.listen({ host: "127.0.0.1", port: six.address.port }))
+          const toSix = yield* Effect.either(Tcp.connect({ host: "localhost", port: six.address.port }))
+          if (hasSix) expect(Either.isRight(toSix)).toBe(true)
+          else expect(Either.isLeft(toSix) && toSix.left.reason).toBe("ConnectionRefused")
+          // An IPv6 socket looks localhost up in IPv6.
+          const socket = yield* Udp.bind({ family: "IPv6" })
+          const sent = yield* Effect.either(socket.send("self", { host: "localhost", port: socket.address.port }))
+          if (hasSix) expect(text((yield* socket.recv).payload)).toBe("self")
+          else expect(Either.isLeft(sent) && [sent.left._tag, sent.left.reason]).toEqual(["SendError", "HostNotFound"])
+        })))
+    })
 
     describe("UDP", () => {
       it.live("round trip: from is the sender's address", () =>

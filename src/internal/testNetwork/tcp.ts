@@ -7,7 +7,7 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
-import type { SocketAddress } from "../../Address.js"
+import type { Family, SocketAddress } from "../../Address.js"
 import { familyOf, format, validateHost, validatePort } from "../../Address.js"
 import { AcceptError, AddressError, BindError, ConnectError, ReadError, WriteError } from "../../NetError.js"
 import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener, TcpSocketOptions } from "../../Network.js"
@@ -15,8 +15,8 @@ import type { Packet, TcpConnectionInfo, TcpListenerInfo } from "../../TestNetwo
 import { invalidWrite, isPayload } from "../arguments.js"
 import { optionalDuration, optionalPositiveInteger } from "../options.js"
 import type * as Fault from "./faults.js"
-import type { Carrier, Roll, World } from "./world.js"
-import { rollOnce } from "./world.js"
+import type { Binding, Carrier, Roll, World } from "./world.js"
+import { isMapped, preferred, reaches, rollOnce, seenBy, wireHost } from "./world.js"
 
 /** Bytes a direction holds in flight plus unread before `send` waits: a socket buffer. */
 const window = 64 * 1024
@@ -197,12 +197,29 @@ class Connection {
   readonly client: Endpoint
   readonly server: Endpoint
 
-  constructor(readonly stack: TcpStack, clientAddress: SocketAddress, serverAddress: SocketAddress, clientRoll: Roll) {
+  /**
+   * `client` and `server` are where the packets travel between (wire
+   * addresses); each side names both ends in its own family (`seenBy`).
+   */
+  constructor(
+    readonly stack: TcpStack,
+    client: SocketAddress,
+    server: SocketAddress,
+    clientRoll: Roll,
+    views: { readonly clientFamily: Family; readonly serverFamily: Family; readonly target: SocketAddress }
+  ) {
     const world = stack.world
-    this.toServer = new Pipe(world, this, clientAddress, serverAddress, clientRoll)
-    this.toClient = new Pipe(world, this, serverAddress, clientAddress, rollOnce(world.random))
-    this.client = new Endpoint(this, clientAddress, serverAddress, this.toClient, this.toServer, true)
-    this.server = new Endpoint(this, serverAddress, clientAddress, this.toServer, this.toClient, false)
+    this.toServer = new Pipe(world, this, client, server, clientRoll)
+    this.toClient = new Pipe(world, this, server, client, rollOnce(world.random))
+    this.client = new Endpoint(this, seenBy(views.clientFamily, client), views.target, this.toClient, this.toServer, true)
+    this.server = new Endpoint(
+      this,
+      seenBy(views.serverFamily, server),
+      seenBy(views.serverFamily, client),
+      this.toServer,
+      this.toClient,
+      false
+    )
     world.carriers.add(this.toServer)
     world.carriers.add(this.toClient)
     stack.connections.add(this)
@@ -231,7 +248,7 @@ class Connection {
   /** Frees what a closed side held; the connection leaves the network once both sides are closed. */
   release(endpoint: Endpoint): void {
     this.stack.endpoints.delete(endpoint)
-    if (endpoint.ownsPort) this.stack.world.tcpPorts.release(endpoint.localAddress.host, endpoint.localAddress.port)
+    if (endpoint.ownsPort) this.stack.world.tcpPorts.release(endpoint.inbound.to.host, endpoint.inbound.to.port)
     if (this.client.closed && this.server.closed) {
       this.stack.world.carriers.delete(this.toServer)
       this.stack.world.carriers.delete(this.toClient)
@@ -245,7 +262,8 @@ class Listener {
   closed = false
   readonly pending: Array<{ readonly endpoint: Endpoint; readonly arrival: number }> = []
 
-  constructor(readonly address: SocketAddress, readonly backlog: number) {}
+  /** `binding.host` is the host connections reach it by (see `wireHost`). */
+  constructor(readonly address: SocketAddress, readonly binding: Binding, readonly backlog: number) {}
 }
 
 /**
@@ -261,23 +279,20 @@ export class TcpStack {
 
   constructor(readonly world: World) {}
 
-  /** The listener a SYN to `host:port` reaches: an exact bind wins over a wildcard. */
+  /** The listener a SYN to `host:port` (a wire host) reaches: an exact bind wins over a wildcard. */
   find(host: string, port: number): Listener | undefined {
     let wildcard: Listener | undefined
     for (const listener of this.listeners) {
       if (listener.address.port !== port) continue
-      if (listener.address.host === host) return listener
-      if (
-        listener.address.host === "::" ||
-        (listener.address.host === "0.0.0.0" && familyOf(host) === "IPv4")
-      ) wildcard = listener
+      if (listener.binding.host === host) return listener
+      if (reaches(listener.binding, host)) wildcard = listener
     }
     return wildcard
   }
 
   listenerInfo(): Array<TcpListenerInfo> {
     return Array.from(this.listeners, (listener) => ({
-      host: listener.address.host,
+      host: listener.binding.host,
       address: listener.address,
       pending: listener.pending.length
     }))
@@ -285,7 +300,7 @@ export class TcpStack {
 
   connectionInfo(): Array<TcpConnectionInfo> {
     return Array.from(this.endpoints, (endpoint) => ({
-      host: endpoint.localAddress.host,
+      host: endpoint.inbound.to.host,
       localAddress: endpoint.localAddress,
       remoteAddress: endpoint.remoteAddress,
       state: endpoint.state(),
@@ -468,10 +483,26 @@ export const listen = (
         code: "ENOTFOUND"
       })
     }
-    const host = ips[0]
+    const host = preferred(ips)!
+    if (options.ipv6Only === true && isMapped(host)) {
+      // Linux refuses an IPv4-mapped address on an IPv6-only socket.
+      const where = format({ host, port })
+      return yield* new BindError({
+        reason: "InvalidAddress",
+        message: `listen on ${where} failed: an IPv4-mapped address cannot be ipv6Only`,
+        address: where,
+        code: "EINVAL",
+        syscall: "listen"
+      })
+    }
+    const binding: Binding = {
+      host: wireHost(host),
+      reuse: false,
+      v6Only: options.ipv6Only === true && familyOf(host) === "IPv6"
+    }
     const listener = yield* Effect.acquireRelease(
       Effect.suspend(() => {
-        const bound = stack.world.tcpPorts.take(host, port, false)
+        const bound = stack.world.tcpPorts.take(binding, port)
         if (bound === undefined) {
           const where = format({ host, port })
           return Effect.fail(
@@ -483,7 +514,7 @@ export const listen = (
             })
           )
         }
-        const listener = new Listener(address(host, bound), backlog)
+        const listener = new Listener(address(host, bound), binding, backlog)
         stack.listeners.add(listener)
         return Effect.succeed(listener)
       }),
@@ -493,7 +524,7 @@ export const listen = (
             const now = clock.unsafeCurrentTimeMillis()
             listener.closed = true
             stack.listeners.delete(listener)
-            stack.world.tcpPorts.release(listener.address.host, listener.address.port)
+            stack.world.tcpPorts.release(listener.binding.host, listener.address.port)
             // Connections nobody accepted are closed, as NodeNetwork's
             // listener (which has accepted them from the kernel) does.
             for (const { endpoint } of listener.pending.splice(0)) closeNow(endpoint, now)
@@ -578,9 +609,15 @@ export const connect = (
     return makeConnection(stack, endpoint, idleTimeout)
   })
 
+/**
+ * Connects to `target` (an IP, as the caller named it) from `localHost`
+ * (default the loopback address of the target's family; for an
+ * IPv4-mapped target, the IPv4 one, mapped). Packets travel between wire
+ * hosts: an IPv4-mapped address is IPv4 traffic.
+ */
 const connectTo = (
   stack: TcpStack,
-  host: string,
+  target: string,
   port: number,
   localHost: string | undefined,
   localPort: number,
@@ -588,7 +625,20 @@ const connectTo = (
 ): Effect.Effect<Endpoint, ConnectError, Scope.Scope> =>
   Effect.clockWith((clock) => {
     const world = stack.world
-    const source = localHost ?? (familyOf(host) === "IPv6" ? "::1" : "127.0.0.1")
+    const family = familyOf(target) ?? "IPv4"
+    const host = wireHost(target)
+    const wireFamily = familyOf(host)
+    const localView = localHost ?? (wireFamily === "IPv6" ? "::1" : family === "IPv6" ? "::ffff:127.0.0.1" : "127.0.0.1")
+    const source = wireHost(localView)
+    // As Linux: an IPv6 source cannot reach an IPv4-mapped target, an
+    // IPv4-mapped source cannot reach an IPv6 one.
+    if (familyOf(source) !== wireFamily) {
+      return Effect.fail(
+        wireFamily === "IPv4"
+          ? failure("NetworkUnreachable", `${localView} cannot reach the IPv4-mapped ${target}`, "ENETUNREACH")
+          : failure("InvalidAddress", `the IPv4-mapped ${localView} cannot reach ${target}`, "EAFNOSUPPORT")
+      )
+    }
     const roll = rollOnce(world.random)
     const start = clock.unsafeCurrentTimeMillis()
     const givenUp = (now: number) => now - start >= synTimeout
@@ -612,11 +662,15 @@ const connectTo = (
         if (world.faults(source, host, roll).refuse || listener === undefined) {
           return Exit.fail(failure("ConnectionRefused", "connection refused", "ECONNREFUSED"))
         }
-        const bound = world.tcpPorts.take(source, localPort, false)
+        const bound = world.tcpPorts.take({ host: source, reuse: false, v6Only: false }, localPort)
         if (bound === undefined) {
-          return Exit.fail(failure("Unknown", `local address ${format({ host: source, port: localPort })} in use`, "EADDRINUSE"))
+          return Exit.fail(failure("Unknown", `local address ${format({ host: localView, port: localPort })} in use`, "EADDRINUSE"))
         }
-        const connection = new Connection(stack, address(source, bound), address(host, port), roll)
+        const connection = new Connection(stack, address(source, bound), address(host, port), roll, {
+          clientFamily: family,
+          serverFamily: listener.address.family,
+          target: address(target, port)
+        })
         // A full backlog: the connection is made and closed at once, as
         // NodeNetwork's listener does with connections beyond its backlog.
         if (listener.pending.length >= listener.backlog) closeNow(connection.server, now)

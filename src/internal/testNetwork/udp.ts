@@ -14,7 +14,7 @@ import { maxPayload } from "../../Udp.js"
 import { invalidSend, isPayload } from "../arguments.js"
 import { validateUdpBindOptions } from "../udpOptions.js"
 import type { Carrier, World } from "./world.js"
-import { canonical, isWildcard } from "./world.js"
+import { canonical, isMapped, isWildcard, preferred, reaches, seenBy, wireHost } from "./world.js"
 
 const encoder = new TextEncoder()
 
@@ -24,6 +24,7 @@ interface InFlight {
   /** Held back by `reorder` until a later datagram of its flow passes it. */
   deferred: boolean
   readonly sender: Socket
+  /** Wire addresses (see `wireHost`): a receiver sees `from` in its own family. */
   readonly from: SocketAddress
   readonly to: SocketAddress
   readonly payload: Uint8Array
@@ -39,6 +40,8 @@ class Socket {
 
   constructor(
     readonly address: SocketAddress,
+    /** The host datagrams reach it by (see `wireHost`). */
+    readonly wire: string,
     readonly peer: SocketAddress | undefined,
     readonly capacity: number,
     readonly overflow: "dropNewest" | "dropOldest"
@@ -110,12 +113,10 @@ export class UdpFabric implements Carrier {
   private receivers(to: SocketAddress): Array<Socket> {
     const bound = Array.from(this.sockets).filter((socket) => socket.address.port === to.port)
     if (isMulticast(to.host)) return bound.filter((socket) => socket.groups.has(to.host))
-    const exact = bound.filter((socket) => socket.address.host === to.host)
+    const exact = bound.filter((socket) => socket.wire === to.host)
     const matching = exact.length > 0
       ? exact
-      : bound.filter((socket) =>
-        socket.address.host === "::" || (socket.address.host === "0.0.0.0" && to.family === "IPv4")
-      )
+      : bound.filter((socket) => reaches({ host: socket.wire, v6Only: false }, to.host))
     // With address reuse, unicast goes to the socket bound last, as on Linux.
     return matching.slice(-1)
   }
@@ -129,10 +130,12 @@ export class UdpFabric implements Carrier {
       return
     }
     for (const socket of receivers) {
-      if (socket.hears(datagram.from)) socket.enqueue({ payload: datagram.payload, from: datagram.from })
+      const from = seenBy(socket.address.family, datagram.from)
+      if (socket.hears(from)) socket.enqueue({ payload: datagram.payload, from })
     }
   }
 
+  /** Sends from and to wire addresses. */
   send(sender: Socket, source: SocketAddress, to: SocketAddress, payload: Uint8Array, now: number): void {
     const world = this.world
     const from = source.host
@@ -176,7 +179,7 @@ export class UdpFabric implements Carrier {
 
   info(): Array<UdpSocketInfo> {
     return Array.from(this.sockets, (socket) => ({
-      host: socket.address.host,
+      host: socket.wire,
       address: socket.address,
       ...(socket.peer === undefined ? {} : { remoteAddress: socket.peer }),
       queued: socket.buffer.length,
@@ -207,7 +210,7 @@ const closeSocket = (fabric: UdpFabric, socket: Socket): Effect.Effect<void> =>
     socket.closed = true
     socket.buffer = []
     fabric.sockets.delete(socket)
-    fabric.world.udpPorts.release(socket.address.host, socket.address.port)
+    fabric.world.udpPorts.release(socket.wire, socket.address.port)
     fabric.world.signal.notify()
   })
 
@@ -219,7 +222,9 @@ const open = (
 ): Effect.Effect<Socket, BindError | AddressError, Scope.Scope> =>
   Effect.gen(function*() {
     const { capacity, family, overflow, port, requested } = yield* validateUdpBindOptions(options, familyHint)
-    const ips = requested === undefined ? [loopback(family)] : fabric.world.resolve(requested)
+    // A connect to an IPv4-mapped peer binds the IPv4 loopback, mapped, which can reach it.
+    const defaultHost = peer !== undefined && isMapped(peer.host) ? "::ffff:127.0.0.1" : loopback(family)
+    const ips = requested === undefined ? [defaultHost] : fabric.world.resolve(requested)
     if (ips === undefined) {
       const where = format({ host: requested ?? "", port })
       return yield* new AddressError({
@@ -229,7 +234,7 @@ const open = (
         code: "ENOTFOUND"
       })
     }
-    const host = ips.find((ip) => familyOf(ip) === family) ?? ips[0]
+    const host = preferred(ips, family) ?? ips[0]
     const where = format({ host, port })
     if (familyOf(host) !== family) {
       return yield* new AddressError({
@@ -240,7 +245,8 @@ const open = (
     }
     return yield* Effect.acquireRelease(
       Effect.suspend(() => {
-        const bound = fabric.world.udpPorts.take(host, port, options.reuseAddress === true)
+        const binding = { host: wireHost(host), reuse: options.reuseAddress === true, v6Only: false }
+        const bound = fabric.world.udpPorts.take(binding, port)
         if (bound === undefined) {
           return Effect.fail(new BindError({
             reason: "AddressInUse",
@@ -249,7 +255,7 @@ const open = (
             code: "EADDRINUSE"
           }))
         }
-        const socket = new Socket(address(host, bound), peer, capacity, overflow)
+        const socket = new Socket(address(host, bound), binding.host, peer, capacity, overflow)
         fabric.sockets.add(socket)
         return Effect.succeed(socket)
       }),
@@ -284,8 +290,14 @@ const makeSocket = (fabric: UdpFabric, socket: Socket): UdpSocket => {
       const port = yield* validatePort(to?.port, { allowZero: false })
       const ips = world.resolve(host)
       if (ips === undefined) return yield* sendFailure("HostNotFound", `host "${host}" does not resolve`, target)
-      const ip = ips.find((candidate) => familyOf(candidate) === socket.address.family)
-      if (ip === undefined) return yield* sendFailure("InvalidAddress", `${host} is not an ${socket.address.family} address`, target)
+      const ip = preferred(ips, socket.address.family)
+      if (ip === undefined) {
+        // A name is looked up in the socket's family, as NodeNetwork does:
+        // none there is a name that does not resolve.
+        return yield* familyOf(host) === undefined
+          ? sendFailure("HostNotFound", `host "${host}" has no ${socket.address.family} address`, target)
+          : sendFailure("InvalidAddress", `${host} is not an ${socket.address.family} address`, target)
+      }
       const peer = socket.peer
       if (peer !== undefined && !(peer.host === ip && peer.port === port)) {
         return yield* sendFailure("InvalidAddress", `the socket is connected to ${format(peer)}`, target)
@@ -296,9 +308,10 @@ const makeSocket = (fabric: UdpFabric, socket: Socket): UdpSocket => {
 
   // Datagrams leave from a concrete address even on a wildcard socket: the
   // loopback address the route to a local destination uses.
-  const source = isWildcard(socket.address.host)
-    ? address(loopback(socket.address.family), socket.address.port)
-    : socket.address
+  const sourceTo = (to: SocketAddress): SocketAddress => {
+    const wireFamily = familyOf(to.host) ?? "IPv4"
+    return isWildcard(socket.wire) ? address(loopback(wireFamily), socket.address.port) : address(socket.wire, socket.address.port)
+  }
 
   const send = (
     payload: Uint8Array | string,
@@ -319,8 +332,18 @@ const makeSocket = (fabric: UdpFabric, socket: Socket): UdpSocket => {
         }
         return Effect.flatMap(destination(to), (target) =>
           Effect.suspend(() => {
-            const now = clock.unsafeCurrentTimeMillis()
-            fabric.send(socket, source, target, bytes, now)
+            const wireTarget = address(wireHost(target.host), target.port)
+            const source = sourceTo(wireTarget)
+            // As Linux: an IPv6 source cannot reach an IPv4-mapped
+            // destination, an IPv4-mapped source cannot reach an IPv6 one.
+            if (source.family !== wireTarget.family) {
+              return Effect.fail(
+                wireTarget.family === "IPv4"
+                  ? sendFailure("NetworkUnreachable", `${here} cannot reach the IPv4-mapped ${target.host}`, format(target))
+                  : sendFailure("InvalidAddress", `the IPv4-mapped ${here} cannot reach ${target.host}`, format(target))
+              )
+            }
+            fabric.send(socket, source, wireTarget, bytes, clock.unsafeCurrentTimeMillis())
             return Effect.void
           }))
       })
@@ -410,7 +433,20 @@ export const connect = (
         code: "ENOTFOUND"
       })
     }
-    const peer = address(ips[0], port)
+    // The peer's address is looked up in the family of the bind host, if
+    // any, an IPv4 one first, as NodeNetwork does.
+    const bindFamily = typeof options.bind?.host === "string" ? familyOf(options.bind.host) : undefined
+    const ip = preferred(ips, bindFamily)
+    if (ip === undefined) {
+      const target = format({ host: hostText, port })
+      return yield* new ConnectError({
+        reason: "HostNotFound",
+        message: `connect to ${target} failed: host "${hostText}" has no ${bindFamily} address`,
+        address: target,
+        code: "ENOTFOUND"
+      })
+    }
+    const peer = address(ip, port)
     const socket = yield* open(fabric, {
       ...options.bind,
       receiveBufferSize: options.receiveBufferSize ?? options.bind?.receiveBufferSize,

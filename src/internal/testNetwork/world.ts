@@ -85,9 +85,38 @@ export const nameKey = (name: string): string => name.toLowerCase().replace(/\.$
  */
 const defaultLocalhost: ReadonlyArray<string> = ["127.0.0.1"]
 
-const covers = (a: string, b: string): boolean =>
-  a === b || a === "::" || b === "::" ||
-  (a === "0.0.0.0" && familyOf(b) === "IPv4") || (b === "0.0.0.0" && familyOf(a) === "IPv4")
+/**
+ * The address a name stands for when one is needed, as NodeNetwork picks
+ * it: of `family` when given, an IPv4 one first.
+ *
+ * @internal
+ */
+export const preferred = (ips: ReadonlyArray<string>, family?: "IPv4" | "IPv6"): string | undefined => {
+  const usable = family === undefined ? ips : ips.filter((ip) => familyOf(ip) === family)
+  return usable.find((ip) => familyOf(ip) === "IPv4") ?? usable[0]
+}
+
+/**
+ * A port taken on a host (as traffic knows it: see `wireHost`). `v6Only`:
+ * a `::` bind that covers only IPv6 addresses (`ipv6Only`); a plain `::`
+ * bind is dual-stack and covers IPv4 too, as on Linux.
+ *
+ * @internal
+ */
+export interface Binding {
+  readonly host: string
+  readonly reuse: boolean
+  readonly v6Only: boolean
+}
+
+/** True when traffic to `host` reaches a socket bound to `binding`'s host. */
+export const reaches = (binding: { readonly host: string; readonly v6Only: boolean }, host: string): boolean =>
+  binding.host === host ||
+  (binding.host === "::" && (!binding.v6Only || familyOf(host) === "IPv6")) ||
+  (binding.host === "0.0.0.0" && familyOf(host) === "IPv4")
+
+const conflicts = (a: Binding, b: Binding): boolean =>
+  (reaches(a, b.host) || reaches(b, a.host)) && !(a.reuse && b.reuse)
 
 /**
  * A port space (one for TCP, one for UDP) with Linux's conflict rules:
@@ -97,19 +126,19 @@ const covers = (a: string, b: string): boolean =>
  * @internal
  */
 export class Ports {
-  private readonly bound = new Map<number, Array<{ readonly host: string; readonly reuse: boolean }>>()
+  private readonly bound = new Map<number, Array<Binding>>()
   private readonly nextEphemeral = new Map<string, number>()
 
-  inUse(host: string, port: number, reuse: boolean): boolean {
-    return (this.bound.get(port) ?? []).some((b) => covers(b.host, host) && !(b.reuse && reuse))
+  inUse(binding: Binding, port: number): boolean {
+    return (this.bound.get(port) ?? []).some((other) => conflicts(other, binding))
   }
 
-  /** Takes `port` (0 = the next free ephemeral port of `host`); `undefined` when in use. */
-  take(host: string, port: number, reuse: boolean): number | undefined {
-    const chosen = port === 0 ? this.ephemeral(host) : port
-    if (chosen === undefined || this.inUse(host, chosen, reuse)) return undefined
+  /** Takes `port` (0 = the next free ephemeral port of the host); `undefined` when in use. */
+  take(binding: Binding, port: number): number | undefined {
+    const chosen = port === 0 ? this.ephemeral(binding) : port
+    if (chosen === undefined || this.inUse(binding, chosen)) return undefined
     const entries = this.bound.get(chosen) ?? []
-    entries.push({ host, reuse })
+    entries.push(binding)
     this.bound.set(chosen, entries)
     return chosen
   }
@@ -124,14 +153,14 @@ export class Ports {
 
   // Ports are handed out per host in order from 49152 (the IANA dynamic
   // range), wrapping, so a program's ports are the same on every run.
-  private ephemeral(host: string): number | undefined {
+  private ephemeral(binding: Binding): number | undefined {
     const first = 49152
     const count = 65536 - first
-    const start = this.nextEphemeral.get(host) ?? first
+    const start = this.nextEphemeral.get(binding.host) ?? first
     for (let i = 0; i < count; i++) {
       const port = first + ((start - first + i) % count)
-      if (!this.inUse(host, port, false)) {
-        this.nextEphemeral.set(host, port + 1 > 65535 ? first : port + 1)
+      if (!this.inUse({ ...binding, reuse: false }, port)) {
+        this.nextEphemeral.set(binding.host, port + 1 > 65535 ? first : port + 1)
         return port
       }
     }

@@ -23,31 +23,26 @@ const invalidIn = (operation: string): Fault.OnInvalid<InvalidArgument> => (argu
 const hostNames = (
   hosts: unknown,
   onInvalid: Fault.OnInvalid<InvalidArgument>
-): Effect.Effect<Map<string, ReadonlyArray<string>>, InvalidArgument> => {
-  if (hosts === undefined) return Effect.succeed(new Map())
-  if (!isObject(hosts)) {
-    return Effect.fail(onInvalid("hosts", `hosts ${Fault.show(hosts)} is not an object of names to addresses`))
-  }
-  return Effect.map(
-    Effect.forEach(Object.entries(hosts), ([name, ips]) => {
-      const argument = `hosts.${name}`
-      const isName = Effect.isSuccess(validateHost(name)).pipe(
-        Effect.map((valid) => valid && familyOf(name) === undefined && !name.startsWith("["))
-      )
+): Effect.Effect<Map<string, ReadonlyArray<string>>, InvalidArgument> =>
+  Effect.gen(function*() {
+    const names = new Map<string, ReadonlyArray<string>>()
+    if (hosts === undefined) return names
+    if (!isObject(hosts)) {
+      return yield* onInvalid("hosts", `hosts ${Fault.show(hosts)} is not an object of names to addresses`)
+    }
+    for (const [name, ips] of Object.entries(hosts)) {
+      // An IP literal is never looked up by name: as a key it would be dead.
+      const isName = familyOf(name) === undefined && !name.startsWith("[") && (yield* Effect.isSuccess(validateHost(name)))
+      if (!isName) return yield* onInvalid("hosts", `hosts: ${Fault.show(name)} is not a host name`)
       const list: ReadonlyArray<unknown> = typeof ips === "string" ? [ips] : Array.isArray(ips) ? ips : []
-      return Effect.flatMap(isName, (valid) => {
-        if (!valid) return Effect.fail(onInvalid("hosts", `hosts: ${Fault.show(name)} is not a host name`))
-        if (list.length === 0 || !list.every((ip) => typeof ip === "string" && familyOf(ip) !== undefined)) {
-          return Effect.fail(
-            onInvalid(argument, `${argument} ${Fault.show(ips)} is not an IP address or a non-empty list of them`)
-          )
-        }
-        return Effect.succeed([nameKey(name), list.map((ip) => canonical(ip as string))] as const)
-      })
-    }),
-    (entries) => new Map(entries)
-  )
-}
+      if (list.length === 0 || !list.every((ip) => typeof ip === "string" && familyOf(ip) !== undefined)) {
+        const argument = `hosts.${name}`
+        return yield* onInvalid(argument, `${argument} ${Fault.show(ips)} is not an IP address or a non-empty list of them`)
+      }
+      names.set(nameKey(name), list.map((ip) => canonical(ip as string)))
+    }
+    return names
+  })
 
 /**
  * Builds one simulated network: the `Network` service programs use and the

@@ -111,6 +111,7 @@ export interface Packet {
  * @category models
  */
 export interface TcpListenerInfo {
+  /** The host it is on, as `snapshot(host)` matches it: for an IPv4-mapped address, the IPv4 address. */
   readonly host: string
   readonly address: SocketAddress
   /** Connections established and not yet accepted. */
@@ -124,6 +125,7 @@ export interface TcpListenerInfo {
  * @category models
  */
 export interface TcpConnectionInfo {
+  /** The host it is on, as `snapshot(host)` matches it: for an IPv4-mapped address, the IPv4 address. */
   readonly host: string
   readonly localAddress: SocketAddress
   readonly remoteAddress: SocketAddress
@@ -142,6 +144,7 @@ export interface TcpConnectionInfo {
  * @category models
  */
 export interface UdpSocketInfo {
+  /** The host it is on, as `snapshot(host)` matches it: for an IPv4-mapped address, the IPv4 address. */
   readonly host: string
   readonly address: SocketAddress
   readonly remoteAddress?: SocketAddress

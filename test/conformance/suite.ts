@@ -468,6 +468,10 @@ export const conformance = <R>(
           // ::1 is another host: an IPv6 source cannot reach an IPv4-mapped target.
           const fromSix = yield* Effect.flip(Tcp.connect({ host: "::ffff:127.0.0.1", port, localAddress: "::1" }))
           expect([fromSix._tag, fromSix.reason]).toEqual(["ConnectError", "NetworkUnreachable"])
+          // ... and an IPv4-mapped source cannot reach an IPv6 target.
+          const six = yield* Tcp.listen({ host: "::1" })
+          const toSix = yield* Effect.flip(Tcp.connect({ host: "::1", port: six.address.port, localAddress: "::ffff:127.0.0.1" }))
+          expect([toSix._tag, toSix.reason]).toEqual(["ConnectError", "InvalidAddress"])
         })))
 
       it.live("a listener on ::ffff:127.0.0.1 is IPv6 to itself and takes 127.0.0.1's port; ipv6Only refuses it", () =>
@@ -508,6 +512,11 @@ export const conformance = <R>(
           expect(reply.from).toEqual({ family: "IPv6", host: "::ffff:127.0.0.1", port: four.address.port })
           const conflict = yield* Effect.flip(Udp.bind({ host: "127.0.0.1", port: mapped.address.port }))
           expect([conflict._tag, conflict.reason]).toEqual(["BindError", "AddressInUse"])
+          const six = yield* Udp.bind({ family: "IPv6" })
+          const unreachable = yield* Effect.flip(six.send("x", { host: "::ffff:127.0.0.1", port: four.address.port }))
+          expect([unreachable._tag, unreachable.reason]).toEqual(["SendError", "NetworkUnreachable"])
+          const toSix = yield* Effect.flip(mapped.send("x", six.address))
+          expect([toSix._tag, toSix.reason]).toEqual(["SendError", "InvalidAddress"])
         })))
 
       it.live("localhost is what the machine's resolver returns", () =>

@@ -20,7 +20,8 @@ import type { Network } from "../src/Network.js"
 import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as TestNetwork from "../src/TestNetwork.js"
 import { checkNoSocketLeaks } from "./utils/handles.js"
-import { layerNdjsonUtf8Stream, makeClient, startServer } from "./utils/rpc.js"
+import * as ClusterSocket from "../src/ClusterSocket.js"
+import { makeClient, startServer } from "./utils/rpc.js"
 
 checkNoSocketLeaks()
 
@@ -44,7 +45,7 @@ const simulated = <A, E>(test: () => Effect.Effect<A, E, Network | TestNetwork.T
 describe("@effect/rpc over TestNetwork faults", () => {
   const serializations = [
     ["msgpack", RpcSerialization.layerMsgPack],
-    ["ndjson (decoding UTF-8 across chunks)", layerNdjsonUtf8Stream]
+    ["ClusterSocket.layerNdjson", ClusterSocket.layerNdjson()]
   ] as const
   for (const [name, serialization] of serializations) {
     it.live(`${name}: with latency and 3-byte packets every call still returns the right value`, simulated(() =>
@@ -65,7 +66,7 @@ describe("@effect/rpc over TestNetwork faults", () => {
 
   // Found with sliceBytes: @effect/rpc's own ndjson parser decodes each chunk
   // as a whole string. ASCII survives any split; a multi-byte character
-  // split between packets does not (the README gives the workaround above).
+  // split between packets does not (ClusterSocket.layerNdjson is the workaround above).
   // When this test fails, the parser has been fixed upstream: delete it.
   it.live("@effect/rpc's ndjson (0.76) garbles a multi-byte character that a packet boundary splits", simulated(() =>
     Effect.gen(function*() {

@@ -74,23 +74,3 @@ export const makeClient = (
   })
 
 
-/**
- * @effect/rpc's ndjson, with the bytes of each chunk decoded as one UTF-8
- * stream: its own parser (0.76) decodes every chunk on its own, which
- * garbles a character whose bytes a packet boundary splits. Its `decode`
- * takes strings too, so decoding in front of it is enough.
- */
-export const layerNdjsonUtf8Stream: Layer.Layer<RpcSerialization.RpcSerialization> = Layer.succeed(
-  RpcSerialization.RpcSerialization,
-  {
-    ...RpcSerialization.ndjson,
-    unsafeMake: () => {
-      const parser = RpcSerialization.ndjson.unsafeMake()
-      const decoder = new TextDecoder()
-      return {
-        decode: (data) => parser.decode(typeof data === "string" ? data : decoder.decode(data, { stream: true })),
-        encode: (message) => parser.encode(message)
-      }
-    }
-  }
-)

@@ -7,7 +7,9 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Tcp from "../src/Tcp.js"
 import * as TestNetwork from "../src/TestNetwork.js"
@@ -28,6 +30,20 @@ const invalid = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 // What a JavaScript caller or a parsed configuration file can hand over.
 const loose = <A>(value: unknown): A => value as A
+
+const faultFields: ReadonlyArray<keyof TestNetwork.Faults> = [
+  "latency",
+  "jitter",
+  "drop",
+  "duplicate",
+  "reorder",
+  "sliceBytes",
+  "resetAfterBytes",
+  "refuse",
+  "stall",
+  "bandwidth",
+  "slowClose"
+]
 
 describe("TestNetwork controls reject values outside their types", () => {
   it.effect("setFaults: probabilities outside 0..1, negative or malformed durations, wrong types, unknown fields", () =>
@@ -109,6 +125,30 @@ describe("TestNetwork controls reject values outside their types", () => {
       yield* TestNetwork.heal("localhost", "127.0.0.2")
     })))
 
+  it.effect.prop(
+    "any value at all as faults, link or host: success or InvalidArgument, never a defect",
+    {
+      faults: FastCheck.oneof(FastCheck.anything(), FastCheck.dictionary(FastCheck.constantFrom(...faultFields), FastCheck.anything())),
+      host: FastCheck.anything(),
+      toxicity: FastCheck.anything()
+    },
+    ({ faults, host, toxicity }) =>
+      simulated(Effect.gen(function*() {
+        for (
+          const control of [
+            TestNetwork.setFaults(loose(faults)),
+            TestNetwork.setLinkFaults({ from: "127.0.0.1", to: loose(host) }, loose(faults), loose({ toxicity })),
+            TestNetwork.partition(loose(host), "127.0.0.1"),
+            TestNetwork.snapshot(loose(host))
+          ] as const
+        ) {
+          const exit = yield* Effect.exit(control)
+          if (Exit.isFailure(exit)) expect(Cause.failureOption(exit.cause).pipe(Option.map(TestNetwork.isInvalidArgument))).toEqual(Option.some(true))
+        }
+      })),
+    { fastCheck: { numRuns: 100 } }
+  )
+
   it.effect("InvalidArgument is a schema error: it survives encoding", () =>
     simulated(Effect.gen(function*() {
       const error = yield* invalid(TestNetwork.setFaults({ drop: 2 }))
@@ -143,6 +183,23 @@ describe("TestNetwork.layer rejects options outside their types", () => {
         expect([error.operation, error.argument]).toEqual(["layer", argument])
       }
     }))
+
+  it.effect.prop(
+    "any value at all as options, seed or hosts: a network or InvalidArgument, never a defect",
+    {
+      options: FastCheck.oneof(
+        FastCheck.anything(),
+        FastCheck.record({ seed: FastCheck.anything(), hosts: FastCheck.anything() }, { requiredKeys: [] }),
+        FastCheck.record({ hosts: FastCheck.dictionary(FastCheck.string(), FastCheck.anything()) })
+      )
+    },
+    ({ options }) =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(built(loose(options)))
+        if (Exit.isFailure(exit)) expect(Cause.failureOption(exit.cause).pipe(Option.map(TestNetwork.isInvalidArgument))).toEqual(Option.some(true))
+      }),
+    { fastCheck: { numRuns: 100 } }
+  )
 
   it.effect("valid hosts and seeds build", () =>
     Effect.gen(function*() {

@@ -81,22 +81,42 @@ export type OnInvalid<E> = (argument: string, message: string) => E
 
 type Check = <E>(value: unknown, argument: string, onInvalid: OnInvalid<E>) => Effect.Effect<void, E>
 
-/** @internal */
-export const show = (value: unknown): string => (typeof value === "string" ? JSON.stringify(value) : String(value))
+/**
+ * A value for an error message. Never throws: `String` does on an object
+ * whose `toString` is not a function, which any JSON-like input can hold.
+ *
+ * @internal
+ */
+export const show = (value: unknown): string => {
+  if (typeof value === "string") return JSON.stringify(value)
+  if (Array.isArray(value)) return "an array"
+  if (typeof value === "object" && value !== null) return "an object"
+  if (typeof value === "function") return "a function"
+  return String(value)
+}
 
 const ofType = (valid: (value: unknown) => boolean, what: string): Check => (value, argument, onInvalid) =>
   value === undefined || valid(value) ? Effect.void : Effect.fail(onInvalid(argument, `${argument} ${show(value)} is not ${what}`))
 
 const isNumber = (value: unknown): value is number => typeof value === "number"
 
-const duration: Check = (value, argument, onInvalid) =>
-  Effect.flatMap(
+/** What `Duration.decodeUnknown` reads; anything else is not a duration (and may not even print). */
+const isDurationShaped = (value: unknown): boolean =>
+  typeof value === "number" || typeof value === "bigint" || typeof value === "string" || Duration.isDuration(value) ||
+  (Array.isArray(value) && value.length === 2 && value.every(isNumber))
+
+const duration: Check = (value, argument, onInvalid) => {
+  if (value !== undefined && !isDurationShaped(value)) {
+    return Effect.fail(onInvalid(argument, `${argument} ${show(value)} is not a duration`))
+  }
+  return Effect.flatMap(
     optionalDuration(value as Duration.DurationInput, argument, (message) => onInvalid(argument, message)),
     (decoded) =>
       decoded === undefined || Duration.isFinite(decoded)
         ? Effect.void
         : Effect.fail(onInvalid(argument, `${argument} ${show(value)} is not a finite duration`))
   )
+}
 
 const probability = ofType((p) => isNumber(p) && p >= 0 && p <= 1, "a probability in 0..1")
 

@@ -225,7 +225,9 @@ export interface LayerOptions {
 }
 
 /**
- * The fault controls of the simulated network.
+ * The fault controls of the simulated network. A control given a value its
+ * type rules out (a host that is neither an IP address nor a known name, a
+ * probability of 2) fails with `InvalidArgument` and changes nothing.
  *
  * @since 0.1.0
  * @category tags

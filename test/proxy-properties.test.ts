@@ -88,8 +88,7 @@ describe("the TestNetwork retrying-client property, through a real Proxy", () =>
         }
         expect(yield* Effect.promise(() => waitForNoSocketHandles())).toEqual([])
       }),
-    { fastCheck: { numRuns: 12 } },
-    60_000
+    { fastCheck: { numRuns: 12 }, timeout: 60_000 }
   )
 
   it.live.prop(
@@ -104,7 +103,6 @@ describe("the TestNetwork retrying-client property, through a real Proxy", () =>
         const proxy = yield* proxiedServer(faults, seed)
         expect(yield* request(proxy.address.port, id)).toBe(`reply to request ${id}`)
       })),
-    { fastCheck: { numRuns: 8 } },
-    60_000
+    { fastCheck: { numRuns: 8 }, timeout: 60_000 }
   )
 })

@@ -539,6 +539,9 @@ export const conformance = <R>(
           const sent = yield* Effect.either(socket.send("self", { host: "localhost", port: socket.address.port }))
           if (hasSix) expect(text((yield* socket.recv).payload)).toBe("self")
           else expect(Either.isLeft(sent) && [sent.left._tag, sent.left.reason]).toEqual(["SendError", "HostNotFound"])
+          const bound = yield* Effect.either(Udp.bind({ host: "localhost", family: "IPv6" }))
+          if (hasSix) expect(Either.isRight(bound) && bound.right.address.host).toBe("::1")
+          else expect(Either.isLeft(bound) && [bound.left._tag, bound.left.reason]).toEqual(["AddressError", "HostNotFound"])
         })))
     })
 

@@ -9,7 +9,7 @@ import { InvalidArgument } from "../../TestNetwork.js"
 import * as Fault from "./faults.js"
 import * as Tcp from "./tcp.js"
 import * as Udp from "./udp.js"
-import { canonical, nameKey, wireHost, World } from "./world.js"
+import { canonical, nameKey, preferred, wireHost, World } from "./world.js"
 
 const defaultSeed = 0x5eed
 
@@ -82,12 +82,12 @@ const build = (world: World): Services => {
   const tcp = new Tcp.TcpStack(world)
   const udp = new Udp.UdpFabric(world)
 
-  /** The host a control names, as traffic knows it. */
+  /** The host a control names, as traffic knows it; a name stands for the address a listen on it takes. */
   const hostOf = (host: unknown, argument: string, onInvalid: Fault.OnInvalid<InvalidArgument>) => {
     const ips = typeof host === "string" ? world.resolve(host) : undefined
     return ips === undefined
       ? Effect.fail(onInvalid(argument, `${argument} ${Fault.show(host)} is not an IP address or a known host name`))
-      : Effect.succeed(wireHost(ips[0]))
+      : Effect.succeed(wireHost(preferred(ips)!))
   }
   const linkOf = (link: Link, onInvalid: Fault.OnInvalid<InvalidArgument>) =>
     isObject(link)

@@ -225,11 +225,14 @@ const open = (
     // A connect to an IPv4-mapped peer binds the IPv4 loopback, mapped, which can reach it.
     const defaultHost = peer !== undefined && isMapped(peer.host) ? "::ffff:127.0.0.1" : loopback(family)
     const ips = requested === undefined ? [defaultHost] : fabric.world.resolve(requested)
-    if (ips === undefined) {
+    // A name is looked up in the socket's family, as NodeNetwork does: none
+    // there is a name that does not resolve.
+    const isName = requested !== undefined && familyOf(requested) === undefined
+    if (ips === undefined || (isName && preferred(ips, family) === undefined)) {
       const where = format({ host: requested ?? "", port })
       return yield* new AddressError({
         reason: "HostNotFound",
-        message: `resolve ${where} failed: host not found`,
+        message: `resolve ${where} failed: host not found${ips === undefined ? "" : ` for ${family}`}`,
         address: where,
         code: "ENOTFOUND"
       })

@@ -7,10 +7,11 @@ import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Option, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { readFileSync } from "node:fs"
+import * as Path from "node:path"
 import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Tcp from "../src/Tcp.js"
 import * as Udp from "../src/Udp.js"
-import { cli, requireBuiltCli } from "./utils/cli.js"
+import { cli, cliPath, requireBuiltCli } from "./utils/cli.js"
 import { checkNoSocketLeaks } from "./utils/handles.js"
 import { repositoryRoot } from "./utils/process.js"
 import { readAllText } from "./utils/tcp.js"
@@ -28,7 +29,42 @@ const version = (JSON.parse(readFileSync(`${repositoryRoot}package.json`, "utf8"
 // The CLI starts in a second or two on a quiet machine; a shared one is slower.
 const timeout = 60_000
 
+/** Every package the built module at `entry` loads, following its relative imports through dist/. */
+const packagesLoadedBy = (entry: string): Set<string> => {
+  const packages = new Set<string>()
+  const seen = new Set<string>()
+  const visit = (file: string) => {
+    if (seen.has(file)) return
+    seen.add(file)
+    // Code lines only: the JSDoc examples kept in dist/ import "effect-net" too.
+    const code = readFileSync(file, "utf8").split("\n").filter((line) => !/^\s*(\*|\/\/|\/\*)/.test(line)).join("\n")
+    const statements = /^\s*(?:import|export)\b[^";]*?\bfrom\s*"([^"]+)"|^\s*import\s*"([^"]+)"|\bimport\(\s*"([^"]+)"\s*\)/gm
+    for (const match of code.matchAll(statements)) {
+      const specifier = match[1] ?? match[2] ?? match[3]
+      if (specifier.startsWith(".")) visit(Path.resolve(Path.dirname(file), specifier))
+      else packages.add(specifier.split("/").slice(0, specifier.startsWith("@") ? 2 : 1).join("/"))
+    }
+  }
+  visit(entry)
+  return packages
+}
+
 describe("effect-net CLI: arguments and exit codes", () => {
+  it("the bin loads only dependencies and peers: never @effect/platform-node, a dev dependency", () => {
+    const manifest = JSON.parse(readFileSync(`${repositoryRoot}package.json`, "utf8")) as {
+      dependencies: Record<string, string>
+      peerDependencies: Record<string, string>
+      peerDependenciesMeta: Record<string, { optional?: boolean }>
+    }
+    const required = [
+      ...Object.keys(manifest.dependencies),
+      ...Object.keys(manifest.peerDependencies).filter((name) => manifest.peerDependenciesMeta[name]?.optional !== true)
+    ]
+    const loaded = [...packagesLoadedBy(cliPath)].filter((name) => !name.startsWith("node:"))
+    expect(loaded).toContain("@effect/cli")
+    expect(loaded.filter((name) => !required.includes(name))).toEqual([])
+  })
+
   it.live("--version prints the package's version; --help lists the commands", () =>
     live(Effect.gen(function*() {
       const versionRun = yield* cli(["--version"])

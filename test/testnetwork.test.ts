@@ -114,6 +114,9 @@ describe("TestNetwork", () => {
             return [connected._tag, sent._tag === "Left" ? sent.left.reason : "sent"]
           }).pipe(Effect.scoped, Effect.provide(layer))
         expect(yield* reach(TestNetwork.layer())).toEqual(["Left", "HostNotFound"])
+        // A trailing dot counts, as in the hosts file lookup NodeNetwork goes through here.
+        const dotted = yield* Effect.flip(Effect.scoped(Tcp.listen({ host: "localhost." })).pipe(Effect.provide(TestNetwork.layer())))
+        expect([dotted._tag, dotted.reason]).toEqual(["AddressError", "HostNotFound"])
         expect(yield* reach(TestNetwork.layer({ hosts: { localhost: ["127.0.0.1", "::1"] } }))).toEqual(["Right", "sent"])
       }))
 

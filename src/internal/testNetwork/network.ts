@@ -19,7 +19,7 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 const invalidIn = (operation: string): Fault.OnInvalid<InvalidArgument> => (argument, message) =>
   new InvalidArgument({ operation, argument, message: `TestNetwork.${operation}: ${message}` })
 
-/** The `hosts` option as names (lower case, no trailing dot) to canonical IPs. */
+/** The `hosts` option as names (lower case) to canonical IPs. */
 const hostNames = (
   hosts: unknown,
   onInvalid: Fault.OnInvalid<InvalidArgument>

@@ -72,11 +72,13 @@ export const seenBy = (family: "IPv4" | "IPv6", address: SocketAddress): SocketA
 }
 
 /**
- * How a host name is looked up: case and a trailing dot do not count.
+ * How a host name is looked up: case does not count; a trailing dot does,
+ * as in glibc's hosts file lookup (`localhost.` is not found on this
+ * project's machines, through NodeNetwork).
  *
  * @internal
  */
-export const nameKey = (name: string): string => name.toLowerCase().replace(/\.$/, "")
+export const nameKey = (name: string): string => name.toLowerCase()
 
 /**
  * What `localhost` resolves to unless the layer's `hosts` say otherwise:

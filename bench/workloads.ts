@@ -176,6 +176,25 @@ export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
     }
   })
 
+  const rpcCalls = scale(mode, 100_000, 16_000, 320)
+  const rpcPingPong: Workload = {
+    key: "rpc-ping-pong-32",
+    title: "@effect/rpc unary ping-pong, 32 concurrent callers",
+    setup:
+      `client and server in separate processes; @effect/rpc (msgpack) over effect-net's PlatformSocket vs @effect/platform-node's NodeSocket / NodeSocketServer; ${rpcCalls} calls from 32 fibers over one client connection, each waiting for its reply`,
+    implementations: ["effect-net", "platform-node"],
+    metrics: [{ key: "calls/s", unit: "calls/s" }],
+    twoProcesses: true,
+    prepare: async (server, client) => {
+      const { port } = await server("rpcServer", undefined)
+      await client("rpcPingClient", { port, callers: 32, calls: warm(rpcCalls), deadlineMs })
+      return port
+    },
+    measure: async (_, client, port) => ({
+      "calls/s": rate(await client("rpcPingClient", { port, callers: 32, calls: rpcCalls, deadlineMs }), "calls")
+    })
+  }
+
   return [
     bulk("tcp-bulk-1", "TCP bulk, 1 connection", 1),
     bulk("tcp-bulk-1-tuned-malloc", "TCP bulk, 1 connection, tuned malloc", 1, tunedMalloc),
@@ -227,6 +246,7 @@ export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
     idleMemory("stream", tcp),
     idleMemory("recv", ["raw", "effect-net"]),
     framing("lines"),
-    framing("lengthPrefixed")
+    framing("lengthPrefixed"),
+    rpcPingPong
   ]
 }

@@ -4,16 +4,19 @@
  * `socket.datagrams` / `socket.recv` for UDP, `Framing` to decode.
  */
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Framing from "../../src/Framing.js"
 import type { Network } from "../../src/Network.js"
 import * as NodeNetwork from "../../src/NodeNetwork.js"
+import * as PlatformSocket from "../../src/PlatformSocket.js"
 import * as Tcp from "../../src/Tcp.js"
 import * as Udp from "../../src/Udp.js"
 import type { BulkArgs, FloodArgs, FramingArgs, Operations, PingArgs } from "./protocol.js"
 import { acksDue, bulkAck, floodCounter, framingInput, idleMeter, now } from "./protocol.js"
+import { rpcOperations } from "./rpcOperations.js"
 
 const host = "127.0.0.1"
 
@@ -222,5 +225,9 @@ export const operations: Operations = {
       return { seconds: (now() - start) / 1000, sent }
     })),
   framingLines: framing("lines"),
-  framingLengthPrefixed: framing("lengthPrefixed")
+  framingLengthPrefixed: framing("lengthPrefixed"),
+  ...rpcOperations({
+    server: PlatformSocket.layerServer({ host, port: 0, noDelay: true }).pipe(Layer.provide(NodeNetwork.layer)),
+    client: (port) => PlatformSocket.layerNet({ host, port, noDelay: true }).pipe(Layer.provide(NodeNetwork.layer))
+  })
 }

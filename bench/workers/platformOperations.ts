@@ -8,9 +8,11 @@ import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import * as Socket from "@effect/platform/Socket"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import type { BulkArgs, Operations, PingArgs } from "./protocol.js"
 import { acksDue, bulkAck, idleMeter, now } from "./protocol.js"
+import { rpcOperations } from "./rpcOperations.js"
 
 const host = "127.0.0.1"
 
@@ -142,5 +144,9 @@ export const operations: Operations = {
       })
     ),
   tcpIdleBaseline: idle.baseline,
-  tcpIdleReport: idle.report
+  tcpIdleReport: idle.report,
+  ...rpcOperations({
+    server: NodeSocketServer.layer({ host, port: 0, noDelay: true }),
+    client: (port) => Layer.orDie(NodeSocket.layerNet({ host, port, noDelay: true }))
+  })
 }

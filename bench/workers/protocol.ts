@@ -39,6 +39,15 @@ export interface FloodArgs {
   readonly deadlineMs: number
 }
 
+export interface RpcPingArgs {
+  readonly port: number
+  /** Fibers calling at once, over the one connection of one @effect/rpc client. */
+  readonly callers: number
+  /** Calls in total, shared evenly among the callers; each waits for its reply before the next. */
+  readonly calls: number
+  readonly deadlineMs: number
+}
+
 export interface FramingArgs {
   readonly megabytes: number
   readonly chunkSize: number
@@ -79,6 +88,9 @@ export interface Operations {
   /** Receiver: waits until `sent` arrived or the socket stays quiet, then reports. */
   readonly udpFloodReport?: (args: { readonly sent: number; readonly deadlineMs: number }) => Promise<Figures>
   readonly udpFloodSender?: (args: FloodArgs) => Promise<Figures>
+  /** Server: @effect/rpc with a unary `Ping` that returns its payload. */
+  readonly rpcServer?: () => Promise<Listening>
+  readonly rpcPingClient?: (args: RpcPingArgs) => Promise<Figures>
   readonly framingLines?: (args: FramingArgs) => Promise<Figures>
   readonly framingLengthPrefixed?: (args: FramingArgs) => Promise<Figures>
 }

@@ -114,6 +114,8 @@ export interface Upstream {
 }
 
 /**
+ * What `Proxy.tcp` listens on, relays to, and does to the traffic.
+ *
  * @since 0.2.0
  * @category options
  */
@@ -128,6 +130,8 @@ export interface TcpProxyOptions {
 }
 
 /**
+ * What `Proxy.udp` binds, relays to, and does to the datagrams.
+ *
  * @since 0.2.0
  * @category options
  */

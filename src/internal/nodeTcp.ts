@@ -23,7 +23,7 @@ import { invalidWrite, isPayload } from "./arguments.js"
 import { lookupHost } from "./dns.js"
 import { optionalDuration, optionalPositiveInteger } from "./options.js"
 import { fromPull } from "./pullStream.js"
-import { timeoutFailReal } from "./time.js"
+import { afterReal, timeoutFailReal } from "./time.js"
 import { Waiters } from "./waiters.js"
 
 /**
@@ -329,8 +329,7 @@ class NodeTcpConnection implements TcpConnection {
       socket.destroy()
       return
     }
-    const timer = setTimeout(() => socket.destroy(), Duration.toMillis(this.settings.closeTimeout))
-    socket.once("close", () => clearTimeout(timer))
+    socket.once("close", afterReal(this.settings.closeTimeout, () => socket.destroy()))
     if (this.writeFinished) socket.destroy()
     else {
       socket.once("finish", () => socket.destroy())

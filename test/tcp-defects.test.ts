@@ -1,0 +1,132 @@
+/**
+ * Regressions of issue 12's TCP items: long and infinite durations (2),
+ * a reset that arrives while nobody reads (3), a local address that is a
+ * name (5), ECONNRESET during connect (7) and the listener handle that
+ * outlived its scope (9).
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Duration, Effect, Exit, Fiber, Option, Scope } from "effect"
+import { createHash } from "node:crypto"
+import * as Net from "node:net"
+import type { Network } from "../src/Network.js"
+import * as NodeNetwork from "../src/NodeNetwork.js"
+import * as Tcp from "../src/Tcp.js"
+import { sleepReal } from "../src/internal/time.js"
+import { checkNoSocketLeaks } from "./utils/handles.js"
+
+checkNoSocketLeaks()
+
+const live = <A, E>(effect: Effect.Effect<A, E, Network | Scope.Scope>): Effect.Effect<A, E> =>
+  effect.pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+
+/** Past the largest delay a Node timer takes (2^31 - 1 ms), which it turns into 1 ms. */
+const beyondTimerRange = Duration.millis(2 ** 31)
+const longDurations = [
+  ["2^31 ms", beyondTimerRange],
+  ["30 days", Duration.decode("30 days")],
+  ["infinity", Duration.infinity]
+] as const
+
+/** Long enough for a 1 ms timer to have fired many times over. */
+const stillWaiting = Duration.millis(200)
+
+/** A raw node:net server, closed with the scope; `onConnection` gets each socket. */
+const rawServer = (onConnection: (socket: Net.Socket) => void, options: Net.ServerOpts = {}) =>
+  Effect.acquireRelease(
+    Effect.async<Net.Server>((resume) => {
+      const server = Net.createServer(options, (socket) => {
+        socket.on("error", () => {})
+        onConnection(socket)
+      })
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+    }),
+    (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+  ).pipe(Effect.map((server) => (server.address() as Net.AddressInfo).port))
+
+/** Everything a socket receives until its EOF: length and SHA-256. */
+const receiveAll = (socket: Net.Socket, done: Deferred.Deferred<{ length: number; sha: string }, Error>) => {
+  const hash = createHash("sha256")
+  let length = 0
+  socket.on("data", (chunk: Buffer) => {
+    length += chunk.length
+    hash.update(chunk)
+  })
+  socket.on("end", () => {
+    Deferred.unsafeDone(done, Exit.succeed({ length, sha: hash.digest("hex") }))
+    socket.end()
+  })
+  socket.on("close", () => Deferred.unsafeDone(done, Exit.fail(new Error(`closed after ${length} bytes, no EOF`))))
+}
+
+describe("durations beyond a Node timer's range (issue 12, item 2)", () => {
+  it.live("the shared real-time sleep waits past 2^31 ms and forever for infinity", () =>
+    Effect.gen(function*() {
+      for (const [, duration] of longDurations) {
+        const slept = yield* Effect.timeoutOption(sleepReal(duration), stillWaiting)
+        expect(Option.isNone(slept)).toBe(true)
+      }
+      const short = yield* Effect.timeoutOption(sleepReal(Duration.millis(5)), "5 seconds")
+      expect(Option.isSome(short)).toBe(true)
+    }))
+
+  for (const [name, closeTimeout] of [longDurations[1], longDurations[2]]) {
+    it.live(`closeTimeout ${name}: 16 MiB sent, then close; the peer reads all of it, then EOF`, () =>
+      live(Effect.gen(function*() {
+        const payload = new Uint8Array(16 * 1024 * 1024).map((_, index) => index * 31)
+        const expected = createHash("sha256").update(payload).digest("hex")
+        const received = yield* Deferred.make<{ length: number; sha: string }, Error>()
+        const port = yield* rawServer((socket) => receiveAll(socket, received))
+        const client = yield* Tcp.connect({ host: "127.0.0.1", port, closeTimeout })
+        // The send is forked so that close finds the payload still in Node's
+        // buffer, which only the close timeout bounds.
+        const sending = yield* Effect.fork(client.send(payload))
+        yield* Effect.yieldNow()
+        yield* client.close
+        yield* Fiber.await(sending)
+        expect(yield* Deferred.await(received)).toEqual({ length: payload.length, sha: expected })
+      })))
+  }
+
+  for (const [name, idleTimeout] of longDurations) {
+    it.live(`idleTimeout ${name} does not fire early`, () =>
+      live(Effect.gen(function*() {
+        const port = yield* rawServer(() => {})
+        const client = yield* Tcp.connect({ host: "127.0.0.1", port, idleTimeout })
+        const read = yield* Effect.timeoutOption(Effect.either(client.recv), stillWaiting)
+        expect(read).toEqual(Option.none())
+      })))
+  }
+
+  it.live("shutdownTimeout 2^31 ms lets a running handler finish instead of interrupting it", () =>
+    live(Effect.gen(function*() {
+      const listener = yield* Tcp.listen()
+      const started = yield* Deferred.make<void>()
+      const finished = yield* Deferred.make<string>()
+      const server = yield* Effect.fork(Tcp.serve(listener, (conn) =>
+        Deferred.succeed(started, undefined).pipe(
+          Effect.zipRight(conn.recv),
+          Effect.flatMap((chunk) => Deferred.succeed(finished, Option.isSome(chunk) ? "read" : "eof")),
+          Effect.onInterrupt(() => Deferred.succeed(finished, "interrupted"))
+        ), { shutdownTimeout: beyondTimerRange }))
+      const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+      yield* Deferred.await(started)
+      const stopping = yield* Effect.fork(Fiber.interrupt(server))
+      yield* Effect.sleep(stillWaiting)
+      expect(yield* Deferred.poll(finished)).toEqual(Option.none())
+      yield* client.send("done")
+      expect(yield* Deferred.await(finished)).toBe("read")
+      yield* Fiber.join(stopping)
+    })))
+
+  it.live("gracefulClose with a 2^31 ms timeout waits for a peer's late FIN", () =>
+    live(Effect.gen(function*() {
+      const listener = yield* Tcp.listen()
+      const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+      const server = yield* listener.accept
+      const closing = yield* Effect.fork(Tcp.gracefulClose(server, { timeout: beyondTimerRange }))
+      yield* Effect.sleep(stillWaiting)
+      yield* client.endWrite
+      expect(yield* Fiber.join(closing)).toBe(true)
+    })))
+})
+

@@ -12,7 +12,7 @@ import type { Network } from "../src/Network.js"
 import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Tcp from "../src/Tcp.js"
 import { sleepReal } from "../src/internal/time.js"
-import { checkNoSocketLeaks } from "./utils/handles.js"
+import { checkNoSocketLeaks, openSocketHandles } from "./utils/handles.js"
 
 checkNoSocketLeaks()
 
@@ -130,3 +130,28 @@ describe("durations beyond a Node timer's range (issue 12, item 2)", () => {
     })))
 })
 
+describe("a listener's handle (issue 12, item 9)", () => {
+  const serverHandles = () => openSocketHandles().filter((handle) => handle.startsWith("TCPServerWrap"))
+
+  it.live("is gone the moment its scope has closed", () =>
+    Effect.gen(function*() {
+      for (let round = 0; round < 20; round++) {
+        yield* live(Tcp.listen())
+        expect(serverHandles()).toEqual([])
+      }
+    }))
+
+  it.live("is gone even while a connection it accepted lives on", () =>
+    live(Effect.gen(function*() {
+      const outer = yield* Effect.scope
+      const listenerScope = yield* Scope.make()
+      const listener = yield* Tcp.listen().pipe(Scope.extend(listenerScope))
+      const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+      const accepted = yield* Scope.extend(listener.accept, outer)
+      yield* Scope.close(listenerScope, Exit.void)
+      expect(serverHandles()).toEqual([])
+      yield* client.send("the accepted connection outlives its listener")
+      const chunk = yield* accepted.recv
+      expect(Option.isSome(chunk)).toBe(true)
+    })))
+})

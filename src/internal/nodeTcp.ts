@@ -23,7 +23,7 @@ import { invalidWrite, isPayload } from "./arguments.js"
 import { lookupHost } from "./dns.js"
 import { optionalDuration, optionalPositiveInteger } from "./options.js"
 import { fromPull } from "./pullStream.js"
-import { afterReal, timeoutFailReal } from "./time.js"
+import { afterClosingHandles, afterReal, timeoutFailReal } from "./time.js"
 import { Waiters } from "./waiters.js"
 
 /**
@@ -422,11 +422,14 @@ export const listen = (options: ListenOptions): Effect.Effect<TcpListener, BindE
       else socket.destroy()
     })
 
-    const closeListener = Effect.sync(() => {
+    // Waits for the server's handle, not for its 'close' event: that one
+    // also waits for every connection it accepted, which may outlive it.
+    const closeListener = Effect.async<void>((resume) => {
       queue.closed = true
       for (const taker of queue.takers.splice(0)) taker(undefined)
       for (const connection of queue.pending.splice(0)) connection.socket.destroy()
       server.close()
+      afterClosingHandles(() => resume(Effect.void))
     })
     yield* Effect.acquireRelease(
       Effect.async<void, BindError>((resume) => {

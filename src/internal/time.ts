@@ -67,3 +67,15 @@ export const timeoutFailReal = <A, E, R, E2>(
 export const sleepEitherClock = (duration: Duration.Duration): Effect.Effect<void> =>
   Duration.isFinite(duration) ? Effect.race(Effect.sleep(duration), sleepReal(duration)) : Effect.never
 
+/**
+ * Runs `callback` once the handles closed so far in this turn of the event
+ * loop are gone. libuv frees a closed handle in the loop's "closing handles"
+ * phase, which comes after the "check" phase of `setImmediate`: the second
+ * immediate runs after it, so the handle no longer appears in
+ * `process.getActiveResourcesInfo()`.
+ *
+ * @internal
+ */
+export const afterClosingHandles = (callback: () => void): void => {
+  setImmediate(() => setImmediate(callback))
+}

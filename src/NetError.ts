@@ -121,6 +121,7 @@ export class AcceptError extends Schema.TaggedError<AcceptError>("effect-net/Acc
  */
 export const ConnectErrorReason = Schema.Literal(
   "ConnectionRefused",
+  "ConnectionReset",
   "TimedOut",
   "HostUnreachable",
   "NetworkUnreachable",
@@ -131,8 +132,10 @@ export const ConnectErrorReason = Schema.Literal(
 )
 
 /**
- * `connect()` failed. `InvalidArgument` is an option out of range (a
- * malformed timeout), found before any socket opens.
+ * `connect()` failed. `ConnectionReset`: the peer or its listener reset the
+ * connection while it was being set up (a listener closing with connections
+ * still queued, a server that resets at once). `InvalidArgument` is an
+ * option out of range (a malformed timeout), found before any socket opens.
  *
  * @since 0.1.0
  * @category errors
@@ -385,6 +388,8 @@ export const errnoReasons = {
   },
   ConnectError: {
     ECONNREFUSED: "ConnectionRefused",
+    ECONNRESET: "ConnectionReset",
+    ECONNABORTED: "ConnectionReset",
     ETIMEDOUT: "TimedOut",
     EHOSTUNREACH: "HostUnreachable",
     EHOSTDOWN: "HostUnreachable",

@@ -5,9 +5,10 @@
  * outlived its scope (9).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Option, Scope } from "effect"
+import { Deferred, Duration, Effect, Either, Exit, Fiber, Option, Scope } from "effect"
 import { createHash } from "node:crypto"
 import * as Net from "node:net"
+import { ConnectErrorReason } from "../src/NetError.js"
 import type { Network } from "../src/Network.js"
 import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Tcp from "../src/Tcp.js"
@@ -127,6 +128,54 @@ describe("durations beyond a Node timer's range (issue 12, item 2)", () => {
       yield* Effect.sleep(stillWaiting)
       yield* client.endWrite
       expect(yield* Fiber.join(closing)).toBe(true)
+    })))
+})
+
+describe("ECONNRESET during connect (issue 12, item 7)", () => {
+  const known: ReadonlyArray<string> = ConnectErrorReason.literals.filter((reason) => reason !== "Unknown")
+
+  /** Runs `count` connects, `concurrency` at a time; every failure must be a ConnectError with a known reason. */
+  const storm = (port: number, count: number, concurrency: number | "unbounded", reasons: Map<string, number>) =>
+    Effect.forEach(
+      Array.from({ length: count }, () => Effect.scoped(Tcp.connect({ host: "127.0.0.1", port }))),
+      Effect.either,
+      { concurrency }
+    ).pipe(Effect.map((results) => {
+      for (const result of results) {
+        if (Either.isRight(result)) continue
+        const error = result.left
+        expect(error._tag).toBe("ConnectError")
+        if (error._tag !== "ConnectError") continue
+        expect(known).toContain(error.reason)
+        const key = `${error.reason} ${error.code}`
+        reasons.set(key, (reasons.get(key) ?? 0) + 1)
+      }
+    }))
+
+  it.live("100 connects to a listener that resets each one", () =>
+    live(Effect.gen(function*() {
+      const reasons = new Map<string, number>()
+      const port = yield* rawServer((socket) => socket.resetAndDestroy())
+      // One at a time, the reset comes before the connect is seen complete
+      // (on Linux, every time); all at once, some connects complete first.
+      yield* storm(port, 50, 1, reasons)
+      yield* storm(port, 50, "unbounded", reasons)
+      console.log("[tcp-defects] connects to a resetting listener, failures:", Object.fromEntries(reasons))
+    })))
+
+  it.live("100 connects to a listener that closes during the storm", () =>
+    live(Effect.gen(function*() {
+      const reasons = new Map<string, number>()
+      for (let round = 0; round < 5; round++) {
+        const listenerScope = yield* Scope.make()
+        const listener = yield* Tcp.listen({ backlog: 8 }).pipe(Scope.extend(listenerScope))
+        const connecting = yield* Effect.fork(storm(listener.address.port, 20, "unbounded", reasons))
+        yield* Effect.yieldNow()
+        // Queued connections are reset by the kernel when the listener closes.
+        yield* Scope.close(listenerScope, Exit.void)
+        yield* Fiber.join(connecting)
+      }
+      console.log("[tcp-defects] connects to a closing listener, failures:", Object.fromEntries(reasons))
     })))
 })
 

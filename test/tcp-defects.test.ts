@@ -131,6 +131,29 @@ describe("durations beyond a Node timer's range (issue 12, item 2)", () => {
     })))
 })
 
+describe("a local address that is a name (issue 12, item 5)", () => {
+  it.live("fails with ConnectError InvalidAddress, and 50 calls leave no handle", () =>
+    live(Effect.gen(function*() {
+      const listener = yield* Tcp.listen()
+      const before = openSocketHandles().length
+      for (let call = 0; call < 50; call++) {
+        const error = yield* Effect.flip(Effect.scoped(
+          Tcp.connect({ host: "127.0.0.1", port: listener.address.port, localAddress: "localhost" })
+        ))
+        expect(error).toMatchObject({ _tag: "ConnectError", reason: "InvalidAddress", code: "ERR_INVALID_IP_ADDRESS" })
+        expect(error.message).toContain(`local address "localhost" is not an IP address`)
+      }
+      expect(openSocketHandles().length).toBe(before)
+    })))
+
+  it.live("an IP literal local address still connects", () =>
+    live(Effect.gen(function*() {
+      const listener = yield* Tcp.listen()
+      const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port, localAddress: "127.0.0.1" })
+      expect(client.localAddress.host).toBe("127.0.0.1")
+    })))
+})
+
 describe("ECONNRESET during connect (issue 12, item 7)", () => {
   const known: ReadonlyArray<string> = ConnectErrorReason.literals.filter((reason) => reason !== "Unknown")
 

@@ -553,6 +553,16 @@ export const connect = (options: ConnectOptions): Effect.Effect<TcpConnection, C
     const settings = yield* connectionSettings(options, invalid)
     const keepAlive = yield* keepAliveOptions(options.keepAlive, invalid)
     const target = format({ host, port })
+    if (localAddress !== undefined && familyOf(localAddress) === undefined) {
+      // Node binds only to an IP literal, and would throw (leaking the socket
+      // it made) rather than resolve a name; TestNetwork answers the same.
+      return yield* new ConnectError({
+        reason: "InvalidAddress",
+        message: `connect to ${target} failed: local address "${localAddress}" is not an IP address`,
+        address: target,
+        code: "ERR_INVALID_IP_ADDRESS"
+      })
+    }
     const scope = yield* Effect.scope
 
     // Registered before the socket exists, so that whatever ends the scope

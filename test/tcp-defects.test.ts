@@ -5,7 +5,7 @@
  * outlived its scope (9).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Either, Exit, Fiber, Option, Scope } from "effect"
+import { Deferred, Duration, Effect, Either, Exit, Fiber, Option, Scope, Stream } from "effect"
 import { createHash } from "node:crypto"
 import * as Net from "node:net"
 import { ConnectErrorReason } from "../src/NetError.js"
@@ -128,6 +128,68 @@ describe("durations beyond a Node timer's range (issue 12, item 2)", () => {
       yield* Effect.sleep(stillWaiting)
       yield* client.endWrite
       expect(yield* Fiber.join(closing)).toBe(true)
+    })))
+})
+
+describe("a reset while nobody reads (issue 12, item 3)", () => {
+  /**
+   * A peer that, once the client has said hello (so that its connect is
+   * complete), writes 1 MB and then ends with `finish`. `done` resolves once
+   * it has reset or ended.
+   */
+  const writeThen = (finish: "reset" | "end") =>
+    Effect.gen(function*() {
+      const finished = yield* Deferred.make<void>()
+      const port = yield* rawServer((socket) => {
+        socket.once("data", () =>
+          socket.write(new Uint8Array(1_000_000).fill(7), () => {
+            if (finish === "reset") socket.resetAndDestroy()
+            else socket.end()
+            Deferred.unsafeDone(finished, Exit.void)
+          }))
+      }, { allowHalfOpen: true })
+      const connect = Effect.tap(Tcp.connect({ host: "127.0.0.1", port }), (client) => client.send("hello"))
+      return { connect, done: Deferred.await(finished) }
+    })
+
+  /** Reads the whole stream, counting bytes; the error if it ends in one. */
+  const readToEnd = (conn: Tcp.TcpConnection) =>
+    Effect.either(Stream.runFold(conn.stream, 0, (total, chunk) => total + chunk.length))
+
+  it.live("is reported as ConnectionReset, never as a clean EOF", () =>
+    live(Effect.gen(function*() {
+      const peer = yield* writeThen("reset")
+      const client = yield* peer.connect
+      yield* peer.done
+      // Let the RST land on our socket before anyone reads.
+      yield* Effect.sleep("50 millis")
+      const result = yield* readToEnd(client)
+      expect(Either.isLeft(result)).toBe(true)
+      if (Either.isLeft(result)) expect(result.left).toMatchObject({ _tag: "ReadError", reason: "ConnectionReset" })
+    })))
+
+  it.live("recv after the reset ends in ConnectionReset too", () =>
+    live(Effect.gen(function*() {
+      const peer = yield* writeThen("reset")
+      const client = yield* peer.connect
+      yield* peer.done
+      yield* Effect.sleep("50 millis")
+      let outcome: Either.Either<Option.Option<Uint8Array>, unknown> = Either.right(Option.some(new Uint8Array()))
+      for (let reads = 0; reads < 10_000 && Either.isRight(outcome) && Option.isSome(outcome.right); reads++) {
+        outcome = yield* Effect.either(client.recv)
+      }
+      expect(outcome).toMatchObject(Either.left({ _tag: "ReadError", reason: "ConnectionReset" }))
+    })))
+
+  it.live("a clean end after the same 1 MB is still a clean EOF with every byte", () =>
+    live(Effect.gen(function*() {
+      const peer = yield* writeThen("end")
+      const client = yield* peer.connect
+      yield* peer.done
+      yield* Effect.sleep("50 millis")
+      expect(yield* readToEnd(client)).toEqual(Either.right(1_000_000))
+      expect(yield* client.recv).toEqual(Option.none())
+      yield* client.send("still writable after the peer's FIN")
     })))
 })
 

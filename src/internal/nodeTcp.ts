@@ -16,6 +16,7 @@ import {
   ConnectError,
   fromCause,
   ReadError,
+  systemErrorDetails,
   WriteError
 } from "../NetError.js"
 import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener, TcpSocketOptions } from "../Network.js"
@@ -33,6 +34,7 @@ import { Waiters } from "./waiters.js"
  */
 const readHighWaterMark = 64 * 1024
 const defaultCloseTimeout = Duration.seconds(2)
+const emptyWrite = new Uint8Array(0)
 const defaultBacklog = 511
 
 interface ConnectionSettings {
@@ -105,10 +107,34 @@ class NodeTcpConnection implements TcpConnection {
     self.waiters.wakeOncePerTurn()
   }
 
+  /**
+   * libuv reports a hang-up that comes with the last bytes of a read as EOF
+   * without reading again, so a reset that arrived while the socket was
+   * paused looks like a clean end. While the write side is open an empty
+   * write asks the kernel which it was: nothing is sent either way. (With
+   * bytes still queued, the queued write has already asked: Node then emits
+   * 'error' instead of 'end'. After our own FIN no write can ask, and Node
+   * has no other way to know: see the README.)
+   */
   private static onEnd(this: OwnedSocket): void {
     const self = this[owner]
-    self.peerEnded = true
-    self.waiters.wakeAll()
+    if (self.writeEnded || self.closing || this.writableLength > 0) return self.endRead()
+    this.write(emptyWrite, (error) => self.afterEndProbe(error))
+  }
+
+  private endRead(): void {
+    this.peerEnded = true
+    this.waiters.wakeAll()
+  }
+
+  /**
+   * `EPIPE` means the peer's FIN came before its reset (Linux records a
+   * reset after a FIN as `EPIPE`): everything the peer sent has arrived.
+   */
+  private afterEndProbe(error: Error | null | undefined): void {
+    if (error == null || systemErrorDetails(error).code === "EPIPE") return this.endRead()
+    this.readError ??= fromCause("ReadError", error, { what: "read from", address: this.peer })
+    this.waiters.wakeAll()
   }
 
   private static onDrain(this: OwnedSocket): void {

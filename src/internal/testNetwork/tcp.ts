@@ -29,7 +29,7 @@ const encoder = new TextEncoder()
 type Segment =
   | { readonly kind: "data"; readonly bytes: Uint8Array; readonly arrival: number }
   | { readonly kind: "fin"; readonly arrival: number }
-  | { readonly kind: "rst"; readonly arrival: number; readonly injected: boolean }
+  | { readonly kind: "rst"; readonly arrival: number }
 
 /**
  * One direction of a connection: segments in flight (in order, each with
@@ -98,7 +98,7 @@ class Pipe implements Carrier {
       this.push({ kind: "data", bytes: slice, arrival: this.arrivalOf(slice.length, now, faults) })
     }
     if (sent.length < bytes.length) {
-      this.connection.reset(now, true)
+      this.connection.reset(now)
       return false
     }
     return true
@@ -109,8 +109,8 @@ class Pipe implements Carrier {
     this.push({ kind: "fin", arrival: this.arrivalOf(0, now, faults) + faults.slowClose })
   }
 
-  rst(now: number, injected: boolean): void {
-    this.push({ kind: "rst", arrival: Math.max(this.lastArrival, now), injected })
+  rst(now: number): void {
+    this.push({ kind: "rst", arrival: Math.max(this.lastArrival, now) })
   }
 
   settle(now: number): void {
@@ -122,18 +122,16 @@ class Pipe implements Carrier {
         this.inFlightBytes -= segment.bytes.length
         // Data for a socket that is gone is answered with a reset, as a
         // kernel does.
-        if (reader.closed) this.connection.reset(now, false)
+        if (reader.closed) this.connection.reset(now)
         else {
           this.delivered.push(segment.bytes)
           this.deliveredBytes += segment.bytes.length
         }
       } else if (this.end === "open") {
         // Once EOF was seen a later reset does not change what reads see.
-        // A peer's reset that finds received bytes unread ends the reads at
-        // EOF after them, as Linux (through NodeNetwork) shows; one that
-        // finds none fails them. A reset injected by `resetAfterBytes`
-        // always fails them: that is what the fault is for.
-        this.end = segment.kind === "rst" && !segment.injected && this.deliveredBytes > 0 ? "fin" : segment.kind
+        // A reset fails the reads once the bytes before it are read, as on
+        // NodeNetwork, even when it finds them unread.
+        this.end = segment.kind
       }
     }
     this.world.signal.notify()
@@ -237,11 +235,11 @@ class Connection {
   }
 
   /** Both sides get a reset after whatever was already sent to them. */
-  reset(now: number, injected: boolean): void {
+  reset(now: number): void {
     for (const endpoint of [this.client, this.server]) {
       if (endpoint.writeReset) continue
       endpoint.writeReset = true
-      endpoint.inbound.rst(now, injected)
+      endpoint.inbound.rst(now)
     }
   }
 
@@ -333,7 +331,7 @@ const closeNow = (endpoint: Endpoint, now: number): void => {
   if (endpoint.closed) return
   endpoint.connection.settle(now)
   endpoint.closed = true
-  if (endpoint.inbound.deliveredBytes > 0 && !endpoint.reading) endpoint.connection.reset(now, false)
+  if (endpoint.inbound.deliveredBytes > 0 && !endpoint.reading) endpoint.connection.reset(now)
   else if (!endpoint.writeEnded && !endpoint.writeReset) endpoint.outbound.fin(now)
   endpoint.inbound.take(true)
   endpoint.connection.release(endpoint)

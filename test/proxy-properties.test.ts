@@ -14,10 +14,12 @@ import * as Exit from "effect/Exit"
 import * as FastCheck from "effect/FastCheck"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
 import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Proxy from "../src/Proxy.js"
 import * as Tcp from "../src/Tcp.js"
 import * as TestNetwork from "../src/TestNetwork.js"
+import * as Udp from "../src/Udp.js"
 import { checkNoSocketLeaks, waitForNoSocketHandles } from "./utils/handles.js"
 import { readAllText } from "./utils/tcp.js"
 
@@ -105,4 +107,50 @@ describe("the TestNetwork retrying-client property, through a real Proxy", () =>
       })),
     { fastCheck: { numRuns: 8 }, timeout: 60_000 }
   )
+
+  describe("UDP", () => {
+    const udpAttempts = 5
+    const udpBudget = Duration.millis(udpAttempts * 500)
+    const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
+
+    /** One attempt: send, then wait for the matching reply (duplicates and strays ignored). */
+    const udpRequest = (socket: Udp.UdpSocket, id: number) =>
+      Effect.gen(function*() {
+        yield* socket.send(`request ${id}`)
+        for (let i = 0; i < 100; i++) {
+          const reply = text((yield* socket.recv).payload)
+          if (reply === `reply to request ${id}`) return reply
+        }
+        return yield* new RequestTimeout()
+      }).pipe(
+        Effect.timeoutFail({ duration: "500 millis", onTimeout: () => new RequestTimeout() }),
+        Effect.retry({ times: udpAttempts - 1 })
+      )
+
+    it.live.prop(
+      "returns exactly the reply or RequestTimeout within the budget, and leaves nothing open",
+      {
+        faults: TestNetwork.arbitraryFaultsWith({ maxLatencyMillis: 50 }),
+        seed: FastCheck.integer(),
+        id: FastCheck.nat(1_000_000)
+      },
+      ({ faults, id, seed }) =>
+        Effect.gen(function*() {
+          const [elapsed, exit] = yield* run(Effect.gen(function*() {
+            const server = yield* Udp.bind()
+            yield* Effect.forkScoped(
+              Stream.runForEach(server.datagrams, (d) => Effect.ignore(server.send(`reply to ${text(d.payload)}`, d.from)))
+            )
+            const proxy = yield* Proxy.udp({ upstream: server.address, faults, seed })
+            const client = yield* Udp.connect({ host: proxy.address.host, port: proxy.address.port })
+            return yield* Effect.timed(Effect.exit(udpRequest(client, id)))
+          }))
+          expect(Duration.lessThanOrEqualTo(elapsed, Duration.sum(udpBudget, slack))).toBe(true)
+          if (Exit.isSuccess(exit)) expect(exit.value).toBe(`reply to request ${id}`)
+          else expect(Option.map(typedFailure(exit), (e) => e._tag)).toEqual(Option.some("RequestTimeout"))
+          expect(yield* Effect.promise(() => waitForNoSocketHandles())).toEqual([])
+        }),
+      { fastCheck: { numRuns: 10 }, timeout: 60_000 }
+    )
+  })
 })

@@ -32,7 +32,7 @@ const environment = Layer.mergeAll(
 
 const exitCodes = { usage: 2, failure: 1, defect: 70, SIGINT: 130, SIGTERM: 143 } as const
 
-// eslint-disable-next-line no-control-regex
+/** @effect/cli colours what it renders; the usage on stderr goes out plain. */
 const ansi = /\u001b\[[0-9;]*m/g
 
 /** The usage lines of the command `args` name (the deepest one that matches). */

@@ -1,7 +1,9 @@
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Faults } from "../../TestNetwork.js"
 import * as Fault from "../testNetwork/faults.js"
 import { Random } from "../testNetwork/random.js"
+import { sleepReal } from "../time.js"
 
 /**
  * `upstream` is the client-to-server direction, `downstream` the way back.
@@ -28,10 +30,7 @@ export const now = (): number => performance.now()
  */
 export const sleepUntil = (due: number): Effect.Effect<void> => {
   const wait = due - now()
-  return wait <= 0 ? Effect.void : Effect.async<void>((resume) => {
-    const timer = setTimeout(() => resume(Effect.void), wait)
-    return Effect.sync(() => clearTimeout(timer))
-  })
+  return wait <= 0 ? Effect.void : sleepReal(Duration.millis(wait))
 }
 
 /**

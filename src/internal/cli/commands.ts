@@ -61,10 +61,11 @@ const tcpListen = Command.make("listen", { host: hostOption, port: portOption, e
   Effect.gen(function*() {
     const listener = yield* Tcp.listen({ host, port })
     yield* announce(listener.address)
+    const print = Stdio.stdout()
     const handle = (conn: Tcp.TcpConnection): Effect.Effect<void, ReadError | WriteError | Stdio.StdioError> =>
       echo
         ? Effect.zipRight(Stream.run(conn.stream, conn.sink), conn.endWrite)
-        : Stream.run(conn.stream, Stdio.stdout())
+        : Stream.run(conn.stream, print)
     if (once) return yield* Effect.scoped(Effect.flatMap(listener.accept, handle))
     // Printing, one connection at a time, so that outputs do not interleave.
     return yield* Tcp.serve(listener, (conn) => reportAndContinue(handle(conn)), {
@@ -105,15 +106,20 @@ const udpListen = Command.make("listen", { host: hostOption, port: portOption, e
     yield* Stream.runForEach(once ? Stream.take(socket.datagrams, 1) : socket.datagrams, handle)
   })).pipe(Command.withDescription("receive UDP datagrams and print them (or echo them)"))
 
-/** All of stdin, for a datagram: at most one datagram's worth is read. */
-const stdinPayload = Stdio.stdin().pipe(
-  Stream.runFold(new Uint8Array(0), (all, chunk) => {
-    const joined = new Uint8Array(all.length + chunk.length)
-    joined.set(all)
-    joined.set(chunk, all.length)
-    return joined
-  })
-)
+/**
+ * All of stdin, for a datagram. Reading stops once it is more than the
+ * largest datagram (the send then fails with `MessageTooLarge`), so a huge
+ * stdin is not held in memory.
+ */
+const stdinPayload = () =>
+  Stdio.stdin().pipe(
+    Stream.runFoldWhile(new Uint8Array(0), (all) => all.length <= Udp.maxPayload.IPv6, (all, chunk) => {
+      const joined = new Uint8Array(all.length + chunk.length)
+      joined.set(all)
+      joined.set(chunk, all.length)
+      return joined
+    })
+  )
 
 const udpSend = Command.make("send", {
   host: hostArg,
@@ -125,7 +131,7 @@ const udpSend = Command.make("send", {
   wait: durationOption("wait", "print the first reply, failing if none comes within this long")
 }, ({ host, message, port, wait }) =>
   Effect.gen(function*() {
-    const payload = Option.isSome(message) ? new TextEncoder().encode(message.value) : yield* Effect.suspend(() => stdinPayload)
+    const payload = Option.isSome(message) ? new TextEncoder().encode(message.value) : yield* stdinPayload()
     const socket = yield* Udp.connect({ host, port })
     yield* socket.send(payload)
     if (Option.isNone(wait)) return

@@ -63,7 +63,8 @@ export const fromReadable = (readable: Readable, name: string): Stream.Stream<Ui
 
 /**
  * A writable Node stream as a sink: each chunk is written, and a full
- * buffer waits for `'drain'`, so output never queues without limit.
+ * buffer waits for `'drain'`, so output never queues without limit. Make
+ * one per stream and reuse it: each listens for the stream's errors.
  *
  * @internal
  */

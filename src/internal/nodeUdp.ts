@@ -20,6 +20,8 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Dgram from "node:dgram"
+import * as Dns from "node:dns"
+import * as Net from "node:net"
 import * as Address from "../Address.js"
 import type { SocketAddress } from "../Address.js"
 import { AddressError, BindError, ConnectError, fromCause, MulticastError, ReceiveError, SendError } from "../NetError.js"
@@ -90,12 +92,6 @@ class UdpHandle implements UdpSocket {
   private pendingStep: ((error: unknown) => void) | undefined = undefined
   private state: "open" | "closing" | "closed" = "open"
   private closeWaiters: Array<() => void> = []
-  /**
-   * Sends whose callback has not come yet. Node drops the callback of a send
-   * still resolving its destination when the socket closes, so the sends left
-   * here once the handle is gone end with `Closed`.
-   */
-  private readonly unsettledSends = new Set<(outcome: Effect.Effect<void, SendError>) => void>()
   /** Sends complete without a macrotask in between: see `TurnBudget`. */
   private readonly sendBudget = new TurnBudget()
   private droppedCount = 0
@@ -108,7 +104,11 @@ class UdpHandle implements UdpSocket {
     this.address = { family: settings.family, host: settings.host, port: settings.port }
     this.carrier = carrierOf(this.address)
     this.buffer = new Ring(settings.capacity)
-    this.socket = Dgram.createSocket({ type: settings.family === "IPv6" ? "udp6" : "udp4", reuseAddr: settings.reuseAddress })
+    this.socket = Dgram.createSocket({
+      type: settings.family === "IPv6" ? "udp6" : "udp4",
+      reuseAddr: settings.reuseAddress,
+      lookup: literalLookup
+    })
     this.socket.on("error", this.onError)
     this.socket.on("message", this.onMessage)
     this.socket.on("close", this.onClose)
@@ -147,10 +147,6 @@ class UdpHandle implements UdpSocket {
     setImmediate(() =>
       setImmediate(() => {
         this.state = "closed"
-        if (this.unsettledSends.size > 0) {
-          const closed = Effect.fail(this.closedSend())
-          for (const settle of this.unsettledSends) settle(closed)
-        }
         const waiters = this.closeWaiters
         this.closeWaiters = []
         for (const resume of waiters) resume()
@@ -282,7 +278,11 @@ class UdpHandle implements UdpSocket {
       return Effect.flatMap(this.destination(to), (destination) => this.transmit(bytes, destination))
     })
 
-  /** Validates `to`; on a connected socket it may only name the peer. */
+  /**
+   * Validates and resolves `to`; on a connected socket it may only name the
+   * peer. A name is resolved here rather than by Node, so that the socket is
+   * only ever given IP literals (see `literalLookup`).
+   */
   private destination(
     to: { readonly host: string; readonly port: number }
   ): Effect.Effect<{ readonly host: string; readonly port: number } | undefined, SendError> {
@@ -295,9 +295,19 @@ class UdpHandle implements UdpSocket {
       (host, port) => ({ host, port })
     ).pipe(
       Effect.mapError((error) => invalid(error.message)),
+      Effect.flatMap(({ host, port }) =>
+        Effect.map(
+          lookupHost(
+            host,
+            this.address.family === "IPv6" ? 6 : 4,
+            (error) => fromCause("SendError", error, { what: "send to", address: shown })
+          ),
+          (resolved) => ({ host: resolved, port })
+        )
+      ),
       Effect.flatMap((destination) => {
         const family = Address.familyOf(destination.host)
-        if (family !== undefined && family !== this.address.family) {
+        if (family !== this.address.family) {
           return Effect.fail(invalid(`${destination.host} is not an ${this.address.family} address`))
         }
         if (this.peer === undefined) return Effect.succeed(destination)
@@ -313,11 +323,10 @@ class UdpHandle implements UdpSocket {
     destination: { readonly host: string; readonly port: number } | undefined
   ): Effect.Effect<void, SendError> {
     return Effect.async<void, SendError>((resume) => {
-      const settle = (outcome: Effect.Effect<void, SendError>) => {
-        if (this.unsettledSends.delete(settle)) this.sendBudget.complete(resume, outcome)
-      }
+      // The socket closed while the destination was being resolved.
+      if (this.state !== "open") return resume(Effect.fail(this.closedSend()))
       const fail = (error: unknown) =>
-        settle(Effect.fail(
+        this.sendBudget.complete(resume, Effect.fail(
           this.state === "open"
             ? fromCause("SendError", error, {
               what: "send to",
@@ -325,8 +334,8 @@ class UdpHandle implements UdpSocket {
             })
             : this.closedSend()
         ))
-      const callback = (error: Error | null) => (error === null ? settle(Effect.void) : fail(error))
-      this.unsettledSends.add(settle)
+      const callback = (error: Error | null) =>
+        error === null ? this.sendBudget.complete(resume, Effect.void) : fail(error)
       try {
         if (destination === undefined) this.socket.send(bytes, callback)
         else this.socket.send(bytes, destination.port, destination.host, callback)
@@ -417,6 +426,21 @@ const isIPv4Mapped = (host: string): boolean => /^::ffff:\d+\.\d+\.\d+\.\d+$/i.t
 /** An IPv6 socket bound to an IPv4-mapped address sends IPv4 packets. */
 const carrierOf = (address: SocketAddress): Address.Family =>
   address.family === "IPv6" && isIPv4Mapped(address.host) ? "IPv4" : address.family
+
+/**
+ * The lookup Node's dgram runs on the address of every bind, connect and
+ * send. Node's own answers even an IP literal on a later tick, and a send
+ * whose answer comes after the socket closed is dropped with its callback,
+ * so its fiber would wait forever. effect-net gives the socket IP literals
+ * only (names are resolved first, with `lookupHost`): answered at once, a
+ * send is in libuv's hands before `socket.send` returns, and libuv calls
+ * back for it even when the socket closes (with ECANCELED).
+ */
+const literalLookup: NonNullable<Dgram.SocketOptions["lookup"]> = (address, options, callback) => {
+  const family = Net.isIP(address)
+  if (family === 0) Dns.lookup(address, options, callback)
+  else callback(null, address, family)
+}
 
 /** An IP literal of `family` and a port a datagram can go to. */
 const isLiteralOf = (to: { readonly host: string; readonly port: number }, family: Address.Family): boolean =>

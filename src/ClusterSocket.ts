@@ -66,6 +66,10 @@ export const layerSocketServer: Layer.Layer<
 > = internal.layerSocketServer
 
 /**
+ * What `layer` builds: the serialization between runners, whether the
+ * runner hosts entities, where its storage comes from, and its sharding
+ * configuration.
+ *
  * @since 0.2.0
  * @category options
  */

@@ -73,20 +73,32 @@ const twoRunners = (hosts: { readonly a: string; readonly b: string }) =>
       }).pipe(Layer.provide(Layer.succeedContext(Context.merge(network, storage))))
     const a = yield* Layer.build(Layer.provideMerge(GreeterLive, runner(hosts.a, portA, ["default"])))
     const b = yield* Layer.build(runner(hosts.b, portB, []))
-    const greetFrom = (context: typeof a | typeof b, name: string) =>
+    // A client-only runner: no server, no shards, the same storage.
+    const c = yield* Layer.build(ClusterSocket.layer({
+      storage: "byo",
+      clientOnly: true,
+      shardingConfig: { ...fastSharding, runnerAddress: Option.some(RunnerAddress.make(hosts.b, portB)) }
+    }).pipe(Layer.provide(Layer.succeedContext(Context.merge(network, storage)))))
+    const greetFrom = (context: typeof a | typeof b | typeof c, name: string) =>
       Effect.flatMap(Effect.provide(Greeter.client, context), (client) => client(name).Greet({ name }))
-    return { portA, greetFromA: (name: string) => greetFrom(a, name), greetFromB: (name: string) => greetFrom(b, name) }
+    return {
+      portA,
+      greetFromA: (name: string) => greetFrom(a, name),
+      greetFromB: (name: string) => greetFrom(b, name),
+      greetFromClientOnly: (name: string) => greetFrom(c, name)
+    }
   })
 
 const bounded = <A, E, R>(effect: Effect.Effect<A, E, R | Scope.Scope>) =>
   effect.pipe(Effect.scoped, Effect.timeout("30 seconds"))
 
 describe("ClusterSocket", () => {
-  it.live("on loopback: an entity hosted by runner A is called from runner B", () =>
+  it.live("on loopback: an entity hosted by runner A is called from runner B and from a client-only runner", () =>
     bounded(Effect.gen(function*() {
-      const { greetFromA, greetFromB, portA } = yield* twoRunners({ a: "127.0.0.2", b: "127.0.0.3" })
+      const { greetFromA, greetFromB, greetFromClientOnly, portA } = yield* twoRunners({ a: "127.0.0.2", b: "127.0.0.3" })
       expect(yield* greetFromB("ada")).toBe(`hello ada from 127.0.0.2:${portA}`)
       expect(yield* greetFromA("grace")).toBe(`hello grace from 127.0.0.2:${portA}`)
+      expect(yield* greetFromClientOnly("barbara")).toBe(`hello barbara from 127.0.0.2:${portA}`)
     })).pipe(Effect.provide(NodeNetwork.layer)))
 
   it.live("storage \"local\": one runner with in-memory storage hosts and calls its entity, listening on its address", () =>

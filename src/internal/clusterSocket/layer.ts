@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { familyOf } from "../../Address.js"
+import type { LayerOptions } from "../../ClusterSocket.js"
 import { Network } from "../../Network.js"
 import { makeServer } from "../platformSocket/server.js"
 import { makeNet } from "../platformSocket/socket.js"
@@ -84,15 +85,6 @@ export const layerSocketServer: Layer.Layer<
     return yield* makeServer({ host: listenAddress.value.host, port: listenAddress.value.port })
   })
 )
-
-/** @internal */
-export interface LayerOptions<ClientOnly extends boolean, Storage extends "local" | "byo"> {
-  readonly serialization?: "msgpack" | "ndjson" | undefined
-  readonly serializationMaxBufferSize?: number | "unbounded" | undefined
-  readonly clientOnly?: ClientOnly | undefined
-  readonly storage?: Storage | undefined
-  readonly shardingConfig?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
-}
 
 /**
  * The options decide the layer's shape (which storage it needs, whether it

@@ -72,8 +72,8 @@ const make = (open: Effect.Effect<Run, Socket.SocketGenericError, Scope.Scope>, 
     Effect.scoped(Effect.gen(function*() {
       const state = yield* open
       if (initial === undefined) {
-        current = state
-        yield* connected.open
+        // The finalizer first: an interruption can then never leave writes
+        // pointed at a connection that its run has closed.
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => {
             if (current !== state) return
@@ -81,6 +81,8 @@ const make = (open: Effect.Effect<Run, Socket.SocketGenericError, Scope.Scope>, 
             connected.unsafeClose()
           })
         )
+        current = state
+        yield* connected.open
       }
       if (options?.onOpen !== undefined) yield* options.onOpen
       return yield* readLoop(state, handler)

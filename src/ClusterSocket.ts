@@ -1,12 +1,12 @@
 /**
- * @effect/cluster's socket runners on effect-net: the same layers as
- * @effect/platform-node's `NodeClusterSocket` (without SQL storage and
+ * The socket runners of `@effect/cluster` on effect-net: the same layers as
+ * `NodeClusterSocket` of `@effect/platform-node` (without SQL storage and
  * Kubernetes health), with every runner-to-runner connection made through
  * the `Network` service, so a cluster runs on real loopback or with each
  * runner on its own `TestNetwork` host, under partitions and faults.
  *
  * Only at `effect-net/ClusterSocket`: it needs the optional peers
- * @effect/rpc and @effect/cluster, which importing `effect-net` never loads.
+ * `@effect/rpc` and `@effect/cluster`, which importing `effect-net` never loads.
  *
  * @example
  * ```ts
@@ -106,7 +106,7 @@ export const layer: <const ClientOnly extends boolean = false, const Storage ext
 > = internal.layer
 
 /**
- * @effect/rpc's ndjson serialization with incoming bytes decoded as one
+ * The ndjson serialization of `@effect/rpc`, with incoming bytes decoded as one
  * UTF-8 stream. @effect/rpc's own (0.76) decodes each chunk on its own and
  * so garbles a multi-byte character that a packet boundary splits; any TCP
  * transport splits where it likes. `layer({ serialization: "ndjson" })`

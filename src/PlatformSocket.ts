@@ -1,7 +1,7 @@
 /**
- * @effect/platform's `Socket` and `SocketServer` on effect-net: the
- * transport that @effect/rpc's socket protocol and @effect/cluster's socket
- * runners speak, over the `Network` service, so they run on real sockets
+ * The `Socket` and `SocketServer` of `@effect/platform` on effect-net: the
+ * transport that the socket protocol of `@effect/rpc` and the socket runners
+ * of `@effect/cluster` speak, over the `Network` service, so they run on real sockets
  * (`NodeNetwork`) or on simulated hosts with faults (`TestNetwork`).
  *
  * Errors keep effect-net's types underneath @effect/platform's:

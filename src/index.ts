@@ -45,7 +45,7 @@ export * as Network from "./Network.js"
 export * as NodeNetwork from "./NodeNetwork.js"
 
 /**
- * @effect/platform's `Socket` and `SocketServer` on `Network`, the transport of @effect/rpc's socket protocol.
+ * The `Socket` and `SocketServer` of `@effect/platform` on `Network`, the transport of the `@effect/rpc` socket protocol.
  *
  * @since 0.2.0
  */

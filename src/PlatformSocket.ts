@@ -58,7 +58,11 @@ import type { ServeOptions } from "./Tcp.js"
  * const program = Effect.gen(function*() {
  *   const socket = yield* PlatformSocket.makeNet({ host: "127.0.0.1", port: 4000, timeout: "1 second" })
  *   const write = yield* socket.writer
- *   yield* socket.run((bytes) => Effect.log(`${bytes.length} bytes`), { onOpen: write("hello\n") })
+ *   // The write waits until `run` has connected.
+ *   yield* Effect.all([socket.run((bytes) => Effect.log(`${bytes.length} bytes`)), write("hello\n")], {
+ *     concurrency: "unbounded",
+ *     discard: true
+ *   })
  * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
  * ```
  *

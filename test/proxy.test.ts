@@ -134,6 +134,29 @@ describe("Proxy.tcp", () => {
       expect(upstreamTrip).toBeLessThan(performance.now() - returned)
     })))
 
+  it.live("bandwidth paces the bytes and slowClose holds the FIN back: both at least as long as injected", () =>
+    live(Effect.gen(function*() {
+      const listener = yield* Tcp.listen()
+      const proxy = yield* Proxy.tcp({ upstream: listener.address, faults: { bandwidth: 10_000, slowClose: "300 millis" } })
+      const conn = yield* connectTo(proxy)
+      const server = yield* listener.accept
+      const started = performance.now()
+      yield* conn.send(new Uint8Array(5_000))
+      yield* conn.endWrite
+      let received = 0
+      let dataDoneAt = 0
+      yield* within(Stream.runForEach(server.stream, (chunk) =>
+        Effect.sync(() => {
+          received += chunk.length
+          dataDoneAt = performance.now()
+        })))
+      const finAt = performance.now()
+      expect(received).toBe(5_000)
+      // 5,000 bytes at 10,000 bytes a second: half a second at least.
+      expect(dataDoneAt - started).toBeGreaterThanOrEqual(500)
+      expect(finAt - dataDoneAt).toBeGreaterThanOrEqual(300 - 1)
+    })))
+
   it.live("bad faults are typed errors: at creation BindError InvalidArgument, in setFaults FaultsError", () =>
     live(Effect.gen(function*() {
       const upstream = yield* echoServer
@@ -235,6 +258,18 @@ describe("Proxy.udp", () => {
       expect(text((yield* within(client.recv)).payload)).toBe("late")
       expect(performance.now() - started).toBeGreaterThanOrEqual(200)
     })))
+
+  it.live("runs on TestNetwork too", () =>
+    Effect.gen(function*() {
+      const server = yield* Udp.bind({ host: "127.0.0.2" })
+      yield* Effect.forkScoped(Stream.runForEach(server.datagrams, (d) => server.send(d.payload, d.from)))
+      const proxy = yield* Proxy.udp({ listen: { host: "127.0.0.3" }, upstream: server.address, faults: { duplicate: 1 } })
+      const client = yield* Udp.connect({ host: "127.0.0.3", port: proxy.address.port, bind: { host: "127.0.0.4" } })
+      yield* client.send("simulated")
+      // Doubled on the way there and on the way back: four replies.
+      const replies = yield* within(Effect.replicateEffect(Effect.map(client.recv, (d) => text(d.payload)), 4))
+      expect(replies).toEqual(["simulated", "simulated", "simulated", "simulated"])
+    }).pipe(Effect.scoped, Effect.provide(TestNetwork.layer())))
 
   it.live("reorder 1 swaps neighbours of a flow, and nothing is lost", () =>
     live(Effect.gen(function*() {

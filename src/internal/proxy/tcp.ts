@@ -59,8 +59,8 @@ const reset = (connection: TcpConnection): Effect.Effect<void> =>
  * Copies `from` to `to` under the faults of `direction`: a reader stamps
  * each chunk with its due time (latency and jitter, in order), a writer
  * waits for it, the stall latch and the link's bandwidth, slices it and
- * counts it against `resetAfterBytes`. The FIN goes the same way, late by
- * `slowClose`.
+ * counts it against `resetAfterBytes`. The FIN goes the same way, `slowClose` after
+ * the last data.
  */
 const pipe = (
   from: TcpConnection,
@@ -79,19 +79,23 @@ const pipe = (
       while (true) {
         const chunk = yield* from.recv
         if (Option.isNone(chunk)) {
-          return yield* Queue.offer(segments, { bytes: undefined, due: dueNow() + link.faults.slowClose })
+          return yield* Queue.offer(segments, { bytes: undefined, due: dueNow() })
         }
         yield* Queue.offer(segments, { bytes: chunk.value, due: dueNow() })
       }
     })
 
     let sent = 0
+    let lastDelivered = 0
     const write = Effect.gen(function*() {
       while (true) {
         const segment = yield* Queue.take(segments)
         yield* link.flowing.await
         yield* sleepUntil(segment.due)
-        if (segment.bytes === undefined) return yield* to.endWrite
+        if (segment.bytes === undefined) {
+          yield* sleepUntil(lastDelivered + link.faults.slowClose)
+          return yield* to.endWrite
+        }
         const { resetAfterBytes, sliceBytes } = link.faults
         const allowed = Math.max(0, resetAfterBytes - sent)
         const bytes = segment.bytes.length > allowed ? segment.bytes.subarray(0, allowed) : segment.bytes
@@ -100,6 +104,7 @@ const pipe = (
           yield* sleepUntil(link.transmitted(slice.length))
           yield* to.send(slice)
           sent += slice.length
+          lastDelivered = now()
           counters.add(direction, slice.length)
           if (sliceBytes !== Infinity) yield* sleepUntil(now() + sliceSpacingMillis)
         }

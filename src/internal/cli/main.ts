@@ -61,6 +61,9 @@ const messageOf = (error: unknown): string =>
  * @internal
  */
 export const main = (args: ReadonlyArray<string>, version: string): void => {
+  // A closed stderr leaves nowhere to report anything, but must not crash
+  // the process with an unhandled 'error' either.
+  process.stderr.on("error", () => {})
   const cli = Command.run(root, { name: "effect-net", version })
   const program = Effect.scoped(cli(["node", "effect-net", ...args])).pipe(Effect.provide(environment))
   const fiber = Effect.runFork(program)

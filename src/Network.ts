@@ -87,6 +87,7 @@ export interface ConnectOptions extends TcpSocketOptions {
   readonly port: number
   /** Fail with `ConnectError` `TimedOut` when the connection is not up by then. */
   readonly timeout?: Duration.DurationInput | undefined
+  /** The IP address to connect from; a host name is `ConnectError` `InvalidAddress`. */
   readonly localAddress?: string | undefined
   readonly localPort?: number | undefined
 }

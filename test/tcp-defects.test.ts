@@ -12,6 +12,7 @@ import { ConnectErrorReason } from "../src/NetError.js"
 import type { Network } from "../src/Network.js"
 import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Tcp from "../src/Tcp.js"
+import * as TestNetwork from "../src/TestNetwork.js"
 import { sleepReal } from "../src/internal/time.js"
 import { checkNoSocketLeaks, openSocketHandles } from "./utils/handles.js"
 
@@ -207,6 +208,28 @@ describe("a local address that is a name (issue 12, item 5)", () => {
       }
       expect(openSocketHandles().length).toBe(before)
     })))
+
+  it.live("TestNetwork answers with the same error", () =>
+    Effect.gen(function*() {
+      const attempt = Effect.gen(function*() {
+        const listener = yield* Tcp.listen()
+        const error = yield* Effect.flip(
+          Tcp.connect({ host: "127.0.0.1", port: listener.address.port, localAddress: "localhost" })
+        )
+        const port = `:${listener.address.port}`
+        return {
+          _tag: error._tag,
+          reason: error.reason,
+          code: error.code,
+          address: error.address?.replace(port, ":PORT"),
+          message: error.message.replace(port, ":PORT")
+        }
+      }).pipe(Effect.scoped)
+      const node = yield* Effect.provide(attempt, NodeNetwork.layer)
+      const test = yield* Effect.provide(attempt, TestNetwork.layer())
+      expect(node).toMatchObject({ _tag: "ConnectError", reason: "InvalidAddress", address: "127.0.0.1:PORT" })
+      expect(test).toEqual(node)
+    }))
 
   it.live("an IP literal local address still connects", () =>
     live(Effect.gen(function*() {

@@ -13,11 +13,12 @@ import * as Readline from "node:readline"
  * cannot load: it is only a dev dependency.
  */
 const make = Effect.sync((): Terminal.Terminal => {
-  const { stdin, stdout } = process
+  const stdout = process.stdout
   // One readline interface per use, closed with its scope, so that an
-  // unused terminal leaves stdin untouched.
+  // unused terminal leaves stdin untouched (not even opened).
   const readlineInterface = Effect.acquireRelease(
     Effect.sync(() => {
+      const stdin = process.stdin
       const rl = Readline.createInterface({ input: stdin, escapeCodeTimeout: 50 })
       Readline.emitKeypressEvents(stdin, rl)
       if (stdin.isTTY) stdin.setRawMode(true)
@@ -25,7 +26,7 @@ const make = Effect.sync((): Terminal.Terminal => {
     }),
     (rl) =>
       Effect.sync(() => {
-        if (stdin.isTTY) stdin.setRawMode(false)
+        if (process.stdin.isTTY) process.stdin.setRawMode(false)
         rl.close()
       })
   )
@@ -44,8 +45,8 @@ const make = Effect.sync((): Terminal.Terminal => {
         mailbox.unsafeOffer(userInput)
         if (userInput.key.ctrl && (userInput.key.name === "c" || userInput.key.name === "d")) mailbox.unsafeDone(Exit.void)
       }
-      stdin.on("keypress", onKeypress)
-      yield* Effect.addFinalizer(() => Effect.sync(() => stdin.off("keypress", onKeypress)))
+      process.stdin.on("keypress", onKeypress)
+      yield* Effect.addFinalizer(() => Effect.sync(() => process.stdin.off("keypress", onKeypress)))
       return mailbox
     }),
     readLine: Effect.scoped(Effect.flatMap(readlineInterface, (rl) =>

@@ -56,7 +56,7 @@ export class AddressError extends Schema.TaggedError<AddressError>("effect-net/A
   reason: AddressErrorReason,
   ...detailFields
 }) {
-  /** @since 0.2.0 */
+  /** @internal */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -86,7 +86,7 @@ export class BindError extends Schema.TaggedError<BindError>("effect-net/BindErr
   reason: BindErrorReason,
   ...detailFields
 }) {
-  /** @since 0.2.0 */
+  /** @internal */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -109,7 +109,7 @@ export class AcceptError extends Schema.TaggedError<AcceptError>("effect-net/Acc
   reason: AcceptErrorReason,
   ...detailFields
 }) {
-  /** @since 0.2.0 */
+  /** @internal */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -144,7 +144,7 @@ export class ConnectError extends Schema.TaggedError<ConnectError>("effect-net/C
   reason: ConnectErrorReason,
   ...detailFields
 }) {
-  /** @since 0.2.0 */
+  /** @internal */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -167,7 +167,7 @@ export class ReadError extends Schema.TaggedError<ReadError>("effect-net/ReadErr
   reason: ReadErrorReason,
   ...detailFields
 }) {
-  /** @since 0.2.0 */
+  /** @internal */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -192,7 +192,7 @@ export class WriteError extends Schema.TaggedError<WriteError>("effect-net/Write
   reason: WriteErrorReason,
   ...detailFields
 }) {
-  /** @since 0.2.0 */
+  /** @internal */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -226,7 +226,7 @@ export class SendError extends Schema.TaggedError<SendError>("effect-net/SendErr
   reason: SendErrorReason,
   ...detailFields
 }) {
-  /** @since 0.2.0 */
+  /** @internal */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -249,7 +249,7 @@ export class ReceiveError extends Schema.TaggedError<ReceiveError>("effect-net/R
   reason: ReceiveErrorReason,
   ...detailFields
 }) {
-  /** @since 0.2.0 */
+  /** @internal */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -271,7 +271,7 @@ export class MulticastError extends Schema.TaggedError<MulticastError>("effect-n
   reason: MulticastErrorReason,
   ...detailFields
 }) {
-  /** @since 0.2.0 */
+  /** @internal */
   readonly [TypeId]: TypeId = TypeId
 }
 
@@ -295,7 +295,7 @@ export class FrameError extends Schema.TaggedError<FrameError>("effect-net/Frame
   message: Schema.String,
   cause: Schema.optional(Schema.Defect)
 }) {
-  /** @since 0.2.0 */
+  /** @internal */
   readonly [TypeId]: TypeId = TypeId
 }
 

@@ -444,40 +444,66 @@ export const lengthPrefixed = (options?: Framing.LengthPrefixedOptions): Framing
   }
 }
 
+/** What comparing a value with its JSON found besides a mismatch. */
+interface JsonComparison {
+  /** A key whose value was `undefined` is missing from the JSON, as JSON drops it. */
+  droppedUndefined: boolean
+}
+
+/** Where a value and its JSON differ: the path is built only once one is found, on the way out. */
+interface JsonMismatch {
+  readonly value: unknown
+  readonly parsed: unknown
+  readonly path: Array<string>
+}
+
 /**
  * Where `parsed` (what `JSON.parse` gives back) differs from `value`, the
  * value that was serialized: `undefined` when it does not. A key whose value
- * is `undefined` counts as absent, as JSON drops it. JSON has no NaN,
- * Infinity, bigint, Date, Map or class instance: serializing one gives back
- * something else (null, a string, `{}`), and that is what this finds.
+ * is `undefined` counts as absent (and is noted in `comparison`), as JSON
+ * drops it. JSON has no NaN, Infinity, bigint, Date, Map or class instance:
+ * serializing one gives back something else (null, a string, `{}`), and that
+ * is what this finds.
  */
-const jsonMismatch = (value: unknown, parsed: unknown, path: string): string | undefined => {
-  const at = path === "" ? "" : ` at ${path}`
-  const differs = () => `${describeValue(value)}${at} would come back as ${describeValue(parsed)}`
-  if (typeof value !== "object" || value === null) return value === parsed ? undefined : differs()
-  if (typeof parsed !== "object" || parsed === null) return differs()
+const jsonMismatch = (value: unknown, parsed: unknown, comparison: JsonComparison): JsonMismatch | undefined => {
+  if (typeof value !== "object" || value === null) return value === parsed ? undefined : { value, parsed, path: [] }
+  if (typeof parsed !== "object" || parsed === null) return { value, parsed, path: [] }
   if (Array.isArray(value)) {
-    if (!Array.isArray(parsed) || parsed.length !== value.length) return differs()
+    if (!Array.isArray(parsed) || parsed.length !== value.length) return { value, parsed, path: [] }
     // A loop, not `every`: a hole in a sparse array comes back as null.
     for (let index = 0; index < value.length; index++) {
-      const mismatch = jsonMismatch(value[index], parsed[index], `${path}[${index}]`)
-      if (mismatch !== undefined) return mismatch
+      const mismatch = jsonMismatch(value[index], parsed[index], comparison)
+      if (mismatch !== undefined) {
+        mismatch.path.unshift(`[${index}]`)
+        return mismatch
+      }
     }
     return undefined
   }
   const prototype = Object.getPrototypeOf(value)
-  if ((prototype !== Object.prototype && prototype !== null) || Array.isArray(parsed)) return differs()
+  if ((prototype !== Object.prototype && prototype !== null) || Array.isArray(parsed)) return { value, parsed, path: [] }
   const record = value as Record<string, unknown>
   const parsedRecord = parsed as Record<string, unknown>
-  const keys = Object.keys(record).filter((key) => record[key] !== undefined)
-  if (keys.length !== Object.keys(parsedRecord).length) return differs()
-  for (const key of keys) {
-    if (!Object.hasOwn(parsedRecord, key)) return differs()
-    const mismatch = jsonMismatch(record[key], parsedRecord[key], `${path}.${key}`)
-    if (mismatch !== undefined) return mismatch
+  let kept = 0
+  for (const key of Object.keys(record)) {
+    const field = record[key]
+    if (field === undefined) {
+      comparison.droppedUndefined = true
+      continue
+    }
+    kept++
+    if (!Object.hasOwn(parsedRecord, key)) return { value, parsed, path: [] }
+    const mismatch = jsonMismatch(field, parsedRecord[key], comparison)
+    if (mismatch !== undefined) {
+      mismatch.path.unshift(`.${key}`)
+      return mismatch
+    }
   }
-  return undefined
+  return kept === Object.keys(parsedRecord).length ? undefined : { value, parsed, path: [] }
 }
+
+const describeMismatch = ({ parsed, path, value }: JsonMismatch): string =>
+  `${describeValue(value)}${path.length === 0 ? "" : ` at ${path.join("")}`} would come back as ${describeValue(parsed)}`
 
 /** @internal */
 export const schema = <A, I>(
@@ -532,18 +558,27 @@ export const schema = <A, I>(
       }
       // JSON.stringify gives undefined for values JSON cannot hold (undefined, functions).
       if (json === undefined) return illegal(`Framing.schema: the encoded message, ${describeValue(value)}, is not JSON`)
-      // What the decoder would make of these bytes must be this message:
-      // the JSON must give back the encoded value, and decode under the schema.
+      // The decoder must give back this message. When the JSON gives back
+      // the encoded value exactly, it decodes to the message (decoding undoes
+      // encoding: that is a schema's law), so only a key that JSON dropped,
+      // its value being undefined, leaves the schema to say whether decoding
+      // accepts the key missing. Decoding every message would cost as much
+      // again as encoding it.
       const parsed: unknown = JSON.parse(json)
-      const mismatch = jsonMismatch(value, parsed, "")
-      if (mismatch !== undefined) illegal(`Framing.schema: the message would not decode back as itself: ${mismatch}`)
-      const decoded = decodeUnknown(parsed)
-      if (Either.isLeft(decoded)) {
-        illegal(
-          `Framing.schema: the message would not decode back as itself: ${
-            ParseResult.TreeFormatter.formatErrorSync(decoded.left)
-          }`
-        )
+      const comparison: JsonComparison = { droppedUndefined: false }
+      const mismatch = jsonMismatch(value, parsed, comparison)
+      if (mismatch !== undefined) {
+        illegal(`Framing.schema: the message would not decode back as itself: ${describeMismatch(mismatch)}`)
+      }
+      if (comparison.droppedUndefined) {
+        const decoded = decodeUnknown(parsed)
+        if (Either.isLeft(decoded)) {
+          illegal(
+            `Framing.schema: the message would not decode back as itself: ${
+              ParseResult.TreeFormatter.formatErrorSync(decoded.left)
+            }`
+          )
+        }
       }
       return framing.encode(json)
     }

@@ -35,13 +35,35 @@ import type { ConnectOptions, ListenOptions, Network, TcpConnection } from "./Ne
 import type { ServeOptions } from "./Tcp.js"
 
 /**
+ * How a `Socket`'s `run` treats the handler's effects.
+ *
+ * @since 0.2.0
+ * @category options
+ */
+export interface SocketOptions {
+  /**
+   * How many of the handler's effects may run at once, each started in the
+   * order of its chunk; reading waits while that many are running, so the
+   * socket is never read further ahead of the handler than this. `1`: one
+   * chunk at a time, the next read only once its effect has completed.
+   * Default 16: @effect/rpc's client needs more than one, since a stream's
+   * chunk waits in its effect until the consumer takes it, and a consumer may
+   * wait for another call's reply on the same connection. Values below 1
+   * count as the default.
+   */
+  readonly handlerConcurrency?: number | undefined
+}
+
+/**
  * A `Socket` that connects through `Network` on every `run` / `runRaw`, so
  * running it again reconnects (which is how @effect/rpc's client recovers).
  *
  * - `onOpen` runs once the connection is up; the peer's EOF ends `run` with
  *   success.
- * - The handler runs chunk by chunk: the next chunk is read only once the
- *   handler's effect for the previous one has completed.
+ * - The handler runs chunk by chunk, in order, and the socket is not read
+ *   faster than its effects complete: at most `handlerConcurrency` (default
+ *   16; `1` for strictly one at a time) run at once, and reading waits
+ *   while they do.
  * - `writer` may be taken before any run: a write waits until a connection
  *   is open. Closing the writer's scope half-closes (FIN);
  *   `write(new Socket.CloseEvent())` closes, ending the run (with success
@@ -69,7 +91,7 @@ import type { ServeOptions } from "./Tcp.js"
  * @since 0.2.0
  * @category constructors
  */
-export const makeNet: (options: ConnectOptions) => Effect.Effect<Socket.Socket, never, Network> =
+export const makeNet: (options: ConnectOptions & SocketOptions) => Effect.Effect<Socket.Socket, never, Network> =
   internalSocket.makeNet
 
 /**
@@ -78,7 +100,7 @@ export const makeNet: (options: ConnectOptions) => Effect.Effect<Socket.Socket, 
  * @since 0.2.0
  * @category layers
  */
-export const layerNet = (options: ConnectOptions): Layer.Layer<Socket.Socket, never, Network> =>
+export const layerNet = (options: ConnectOptions & SocketOptions): Layer.Layer<Socket.Socket, never, Network> =>
   Layer.effect(Socket.Socket, makeNet(options))
 
 /**
@@ -90,7 +112,8 @@ export const layerNet = (options: ConnectOptions): Layer.Layer<Socket.Socket, ne
  * @since 0.2.0
  * @category constructors
  */
-export const fromConnection: (connection: TcpConnection) => Effect.Effect<Socket.Socket> = internalSocket.fromConnection
+export const fromConnection: (connection: TcpConnection, options?: SocketOptions) => Effect.Effect<Socket.Socket> =
+  internalSocket.fromConnection
 
 /**
  * A `SocketServer` on `Tcp.listen` and `Tcp.serve`: `address` is a
@@ -117,7 +140,7 @@ export const fromConnection: (connection: TcpConnection) => Effect.Effect<Socket
  * @category constructors
  */
 export const makeServer: (
-  options?: ListenOptions & ServeOptions
+  options?: ListenOptions & ServeOptions & SocketOptions
 ) => Effect.Effect<SocketServer.SocketServer["Type"], SocketServer.SocketServerError, Network | Scope.Scope> =
   internalServer.makeServer
 
@@ -129,6 +152,6 @@ export const makeServer: (
  * @category layers
  */
 export const layerServer = (
-  options?: ListenOptions & ServeOptions
+  options?: ListenOptions & ServeOptions & SocketOptions
 ): Layer.Layer<SocketServer.SocketServer, SocketServer.SocketServerError, Network> =>
   Layer.scoped(SocketServer.SocketServer, makeServer(options))

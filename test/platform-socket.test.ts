@@ -114,7 +114,12 @@ describe.each(networks)("PlatformSocket on %s", (_name, network) => {
       expect(error).toMatchObject({ reason: "Close", code: 4001, closeReason: "done" })
     }))
 
-  live("the handler runs chunk by chunk, and the socket is not read faster than its effects complete", () =>
+  /**
+   * A server sends 16 MiB; the handler's effects wait for `release` (all of
+   * them, or the first only). While they wait, no chunk beyond the allowed
+   * number is read: the buffers fill up and the server's sends wait.
+   */
+  const heldBack = (handlerConcurrency: number | undefined, holdAll: boolean) =>
     Effect.gen(function*() {
       const total = 16 * 1024 * 1024
       const sent = yield* Deferred.make<void>()
@@ -125,32 +130,49 @@ describe.each(networks)("PlatformSocket on %s", (_name, network) => {
           yield* Deferred.succeed(sent, undefined)
         })
       )
-      const socket = yield* PlatformSocket.makeNet({ host: "127.0.0.1", port })
+      const socket = yield* PlatformSocket.makeNet({ host: "127.0.0.1", port, handlerConcurrency })
       const release = yield* Deferred.make<void>()
       let calls = 0
       let active = 0
-      let overlapped = false
+      let mostActive = 0
       let bytes = 0
-      const reading = yield* Effect.fork(socket.run((chunk) =>
-        Effect.gen(function*() {
-          calls++
+      const reading = yield* Effect.fork(socket.run((chunk) => {
+        calls++
+        bytes += chunk.length
+        const held = holdAll || calls === 1
+        return Effect.gen(function*() {
           active++
-          if (active > 1) overlapped = true
-          bytes += chunk.length
-          if (calls === 1) yield* Deferred.await(release)
+          mostActive = Math.max(mostActive, active)
+          if (held) yield* Deferred.await(release)
           active--
         })
-      ))
-      expect(yield* eventually(Effect.sync(() => calls === 1))).toBe(true)
-      // While the first chunk's effect is pending no further chunk is read:
-      // the buffers fill and the server's sends wait.
+      }))
+      const limit = handlerConcurrency ?? 16
+      expect(yield* eventually(Effect.sync(() => calls === (holdAll ? limit : 1) || calls > limit))).toBe(true)
       yield* Effect.sleep("200 millis")
-      expect(calls).toBe(1)
-      expect(yield* Deferred.isDone(sent)).toBe(false)
+      const callsWhileHeld = calls
+      const sentWhileHeld = yield* Deferred.isDone(sent)
       yield* Deferred.succeed(release, undefined)
       yield* Fiber.join(reading)
-      expect(bytes).toBe(total)
-      expect(overlapped).toBe(false)
+      return { callsWhileHeld, sentWhileHeld, mostActive, bytes, total }
+    })
+
+  live("handlerConcurrency 1: the handler runs chunk by chunk, and the socket is not read faster than its effects complete", () =>
+    Effect.gen(function*() {
+      const result = yield* heldBack(1, false)
+      expect(result.callsWhileHeld).toBe(1)
+      expect(result.sentWhileHeld).toBe(false)
+      expect(result.mostActive).toBe(1)
+      expect(result.bytes).toBe(result.total)
+    }))
+
+  live("by default at most 16 of the handler's effects run at once, and reading waits while they do", () =>
+    Effect.gen(function*() {
+      const result = yield* heldBack(undefined, true)
+      expect(result.callsWhileHeld).toBe(16)
+      expect(result.sentWhileHeld).toBe(false)
+      expect(result.mostActive).toBe(16)
+      expect(result.bytes).toBe(result.total)
     }))
 
   live("a refused connect is SocketGenericError Open with the ConnectError as cause", () =>

@@ -68,6 +68,18 @@ for (const [serializationName, serialization] of serializations) {
         })
       }))
 
+      live("a stream's consumer that calls the same client for each element gets every reply", () =>
+        Effect.gen(function*() {
+          // The stream's chunk waits for its consumer, which waits for a reply
+          // read from the same connection: reading must go on meanwhile.
+          const { client } = yield* setup
+          const echoed = yield* client.Count({ to: 100 }).pipe(
+            Stream.mapEffect((n) => client.Echo({ text: String(n) })),
+            Stream.runCollect
+          )
+          expect(Chunk.toReadonlyArray(echoed)).toEqual(Array.from({ length: 100 }, (_, i) => String(i + 1)))
+        }))
+
       live("200 concurrent calls and a 1 MiB payload", () => Effect.gen(function*() {
         const { client } = yield* setup
         const replies = yield* Effect.forEach(

@@ -5,6 +5,7 @@ import * as FiberRef from "effect/FiberRef"
 import type * as Scope from "effect/Scope"
 import type { ListenOptions } from "../../Network.js"
 import { Network } from "../../Network.js"
+import type { SocketOptions } from "../../PlatformSocket.js"
 import type { ServeOptions } from "../../Tcp.js"
 import * as internalServe from "../serve.js"
 import { fromConnection } from "./socket.js"
@@ -24,20 +25,21 @@ const logHandlerFailure = <E>(cause: Cause.Cause<E>): Effect.Effect<void> =>
 
 /** @internal */
 export const makeServer = (
-  options?: ListenOptions & ServeOptions
+  options?: ListenOptions & ServeOptions & SocketOptions
 ): Effect.Effect<SocketServer.SocketServer["Type"], SocketServer.SocketServerError, Network | Scope.Scope> =>
   Effect.gen(function*() {
     const network = yield* Network
+    const { concurrency, handlerConcurrency, shutdownTimeout, ...listenOptions } = options ?? {}
     const listener = yield* Effect.mapError(
-      network.tcpListen(options ?? {}),
+      network.tcpListen(listenOptions),
       (cause) => new SocketServer.SocketServerError({ reason: "Open", cause })
     )
-    const serveOptions: ServeOptions = { concurrency: options?.concurrency, shutdownTimeout: options?.shutdownTimeout }
+    const serveOptions: ServeOptions = { concurrency, shutdownTimeout }
     return SocketServer.SocketServer.of({
       address: { _tag: "TcpAddress", hostname: listener.address.host, port: listener.address.port },
       run: (handler) =>
         internalServe.serve(listener, (connection) =>
-            fromConnection(connection).pipe(Effect.flatMap(handler), Effect.catchAllCause(logHandlerFailure)), serveOptions)
+            fromConnection(connection, { handlerConcurrency }).pipe(Effect.flatMap(handler), Effect.catchAllCause(logHandlerFailure)), serveOptions)
           .pipe(Effect.mapError((cause) => new SocketServer.SocketServerError({ reason: "Unknown", cause })))
     })
   })

@@ -74,7 +74,7 @@ export interface ServeOptions {
 export const listen = (
   options?: ListenOptions
 ): Effect.Effect<TcpListener, BindError | AddressError, Network | Scope.Scope> => {
-  const problem = optionsProblem(options, "Tcp.listen", true)
+  const problem = optionsProblem(options, "Tcp.listen", true, ["noDelay", "ipv6Only"])
   return problem === undefined
     ? Effect.flatMap(Network, (network) => network.tcpListen(options ?? {}))
     : Effect.fail(new BindError({ reason: "InvalidArgument", message: problem }))
@@ -90,7 +90,7 @@ export const listen = (
 export const connect = (
   options: ConnectOptions
 ): Effect.Effect<TcpConnection, ConnectError | AddressError, Network | Scope.Scope> => {
-  const problem = optionsProblem(options, "Tcp.connect", false)
+  const problem = optionsProblem(options, "Tcp.connect", false, ["noDelay"])
   return problem === undefined
     ? Effect.flatMap(Network, (network) => network.tcpConnect(options))
     : Effect.fail(new ConnectError({ reason: "InvalidArgument", message: problem }))

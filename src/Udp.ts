@@ -50,7 +50,7 @@ export const maxPayload = { IPv4: 65_507, IPv6: 65_527 } as const
 export const bind = (
   options?: UdpBindOptions
 ): Effect.Effect<UdpSocket, BindError | AddressError, Network | Scope.Scope> => {
-  const problem = optionsProblem(options, "Udp.bind", true)
+  const problem = optionsProblem(options, "Udp.bind", true, ["reuseAddress", "broadcast"])
   return problem === undefined
     ? Effect.flatMap(Network, (network) => network.udpBind(options ?? {}))
     : Effect.fail(new BindError({ reason: "InvalidArgument", message: problem }))
@@ -68,7 +68,7 @@ export const connect = (
 ): Effect.Effect<UdpSocket, BindError | ConnectError | AddressError, Network | Scope.Scope> => {
   const problem = optionsProblem(options, "Udp.connect", false)
   if (problem !== undefined) return Effect.fail(new ConnectError({ reason: "InvalidArgument", message: problem }))
-  const bindProblem = optionsProblem(options.bind, "Udp.connect bind", true)
+  const bindProblem = optionsProblem(options.bind, "Udp.connect bind", true, ["reuseAddress", "broadcast"])
   return bindProblem === undefined
     ? Effect.flatMap(Network, (network) => network.udpConnect(options))
     : Effect.fail(new BindError({ reason: "InvalidArgument", message: bindProblem }))

@@ -115,6 +115,42 @@ for (const [name, layer] of networks) {
         expect(socket.address.host).toBe("127.0.0.1")
       })))
 
+    it.live("a boolean option set to something else (a configuration's \"true\") fails InvalidArgument instead of being ignored", () =>
+      run(Effect.gen(function*() {
+        const listener = yield* Tcp.listen()
+        for (const value of ["true", 1, null, {}]) {
+          const shown = describeValue(value)
+          yield* failsWith(`Tcp.listen noDelay ${shown}`, Tcp.listen({ noDelay: untyped(value) }), {
+            _tag: "BindError",
+            reason: "InvalidArgument",
+            message: expect.stringContaining("noDelay")
+          })
+          yield* failsWith(`Tcp.listen ipv6Only ${shown}`, Tcp.listen({ ipv6Only: untyped(value) }), {
+            _tag: "BindError",
+            reason: "InvalidArgument"
+          })
+          yield* failsWith(
+            `Tcp.connect noDelay ${shown}`,
+            Tcp.connect({ host: "127.0.0.1", port: listener.address.port, noDelay: untyped(value) }),
+            { _tag: "ConnectError", reason: "InvalidArgument" }
+          )
+          for (const option of ["reuseAddress", "broadcast"] as const) {
+            yield* failsWith(`Udp.bind ${option} ${shown}`, Udp.bind({ [option]: untyped(value) }), {
+              _tag: "BindError",
+              reason: "InvalidArgument",
+              message: expect.stringContaining(option)
+            })
+            yield* failsWith(
+              `Udp.connect bind.${option} ${shown}`,
+              Udp.connect({ host: "127.0.0.1", port: 9, bind: { [option]: untyped(value) } }),
+              { _tag: "BindError", reason: "InvalidArgument" }
+            )
+          }
+        }
+        const tuned = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port, noDelay: true })
+        expect(tuned.remoteAddress.port).toBe(listener.address.port)
+      })))
+
     it.live("Tcp.serve on something that is not a listener, or with a handler that is not a function, fails AcceptError InvalidArgument", () =>
       run(Effect.gen(function*() {
         const handler = () => Effect.void

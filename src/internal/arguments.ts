@@ -42,11 +42,23 @@ export const invalidSend = (data: unknown, from: string): SendError =>
   new SendError({ reason: "InvalidArgument", message: `send from ${from} failed: ${notPayload(data)}` })
 
 /**
- * Why an options argument is not an object, or `undefined` when it is one;
- * `undefined` and `null` stand for "the defaults" only where the options are
- * `optional`.
+ * Why an options argument is not an object, or one of its `booleans` is set
+ * to something else (a configuration's `"true"`, which would otherwise be
+ * ignored); `undefined` when all is well. `undefined` and `null` stand for
+ * "the defaults" only where the options are `optional`.
  */
-export const optionsProblem = (options: unknown, what: string, optional: boolean): string | undefined =>
-  (typeof options === "object" && options !== null) || (optional && options == null)
-    ? undefined
-    : `${what}: the options are ${describeValue(options)}, not an object`
+export const optionsProblem = (
+  options: unknown,
+  what: string,
+  optional: boolean,
+  booleans: ReadonlyArray<string> = []
+): string | undefined => {
+  if (typeof options !== "object" || options === null) {
+    return optional && options == null ? undefined : `${what}: the options are ${describeValue(options)}, not an object`
+  }
+  for (const name of booleans) {
+    const value: unknown = (options as Record<string, unknown>)[name]
+    if (value !== undefined && typeof value !== "boolean") return `${what}: ${name} is ${describeValue(value)}, not a boolean`
+  }
+  return undefined
+}

@@ -175,6 +175,16 @@ describe.each(networks)("PlatformSocket on %s", (_name, network) => {
       expect(result.bytes).toBe(result.total)
     }))
 
+  live("a handler effect that fails ends the run with its error, with any handlerConcurrency", () =>
+    Effect.gen(function*() {
+      const { port } = yield* server((connection) => Effect.zipRight(connection.send("x"), Effect.never))
+      for (const handlerConcurrency of [1, 16]) {
+        const socket = yield* PlatformSocket.makeNet({ host: "127.0.0.1", port, handlerConcurrency })
+        const error = yield* Effect.flip(socket.run(() => Effect.fail(`handler failed (${handlerConcurrency})`)))
+        expect(error).toBe(`handler failed (${handlerConcurrency})`)
+      }
+    }))
+
   live("a refused connect is SocketGenericError Open with the ConnectError as cause", () =>
     Effect.gen(function*() {
       const port = yield* Effect.scoped(Effect.map(Tcp.listen(), (listener) => listener.address.port))

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Layer from "effect/Layer"
+import { withArgumentChecks } from "./internal/arguments.js"
 import * as NodeTcp from "./internal/nodeTcp.js"
 import * as NodeUdp from "./internal/nodeUdp.js"
 import { Network } from "./Network.js"
@@ -28,9 +29,12 @@ import { Network } from "./Network.js"
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<Network> = Layer.succeed(Network, {
-  tcpListen: NodeTcp.listen,
-  tcpConnect: NodeTcp.connect,
-  udpBind: NodeUdp.bind,
-  udpConnect: NodeUdp.connect
-})
+export const layer: Layer.Layer<Network> = Layer.succeed(
+  Network,
+  withArgumentChecks({
+    tcpListen: NodeTcp.listen,
+    tcpConnect: NodeTcp.connect,
+    udpBind: NodeUdp.bind,
+    udpConnect: NodeUdp.connect
+  })
+)

@@ -26,8 +26,8 @@ import type * as Scope from "effect/Scope"
 import { describeValue, optionsProblem } from "./internal/arguments.js"
 import * as internalServe from "./internal/serve.js"
 import { sleepEitherClock } from "./internal/time.js"
-import type { AddressError } from "./NetError.js"
-import { AcceptError, BindError, ConnectError } from "./NetError.js"
+import type { AddressError, BindError, ConnectError } from "./NetError.js"
+import { AcceptError } from "./NetError.js"
 import type { ConnectOptions, ListenOptions, TcpConnection as Connection, TcpListener as Listener } from "./Network.js"
 import { Network } from "./Network.js"
 
@@ -73,12 +73,8 @@ export interface ServeOptions {
  */
 export const listen = (
   options?: ListenOptions
-): Effect.Effect<TcpListener, BindError | AddressError, Network | Scope.Scope> => {
-  const problem = optionsProblem(options, "Tcp.listen", true, ["noDelay", "ipv6Only"])
-  return problem === undefined
-    ? Effect.flatMap(Network, (network) => network.tcpListen(options ?? {}))
-    : Effect.fail(new BindError({ reason: "InvalidArgument", message: problem }))
-}
+): Effect.Effect<TcpListener, BindError | AddressError, Network | Scope.Scope> =>
+  Effect.flatMap(Network, (network) => network.tcpListen(options ?? {}))
 
 /**
  * Opens a connection: `socket()`, `connect()`. The socket closes when the
@@ -89,12 +85,8 @@ export const listen = (
  */
 export const connect = (
   options: ConnectOptions
-): Effect.Effect<TcpConnection, ConnectError | AddressError, Network | Scope.Scope> => {
-  const problem = optionsProblem(options, "Tcp.connect", false, ["noDelay"])
-  return problem === undefined
-    ? Effect.flatMap(Network, (network) => network.tcpConnect(options))
-    : Effect.fail(new ConnectError({ reason: "InvalidArgument", message: problem }))
-}
+): Effect.Effect<TcpConnection, ConnectError | AddressError, Network | Scope.Scope> =>
+  Effect.flatMap(Network, (network) => network.tcpConnect(options))
 
 /**
  * @since 0.1.0

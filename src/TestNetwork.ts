@@ -39,6 +39,7 @@ import * as Layer from "effect/Layer"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import type { SocketAddress } from "./Address.js"
+import { withArgumentChecks } from "./internal/arguments.js"
 import * as internalFaults from "./internal/testNetwork/faults.js"
 import * as internal from "./internal/testNetwork/network.js"
 import { Network } from "./Network.js"
@@ -290,7 +291,7 @@ export function layer(): Layer.Layer<Network | TestNetwork>
 export function layer(options: LayerOptions | undefined): Layer.Layer<Network | TestNetwork, InvalidArgument>
 export function layer(options?: LayerOptions): Layer.Layer<Network | TestNetwork, InvalidArgument> {
   const services = ({ control, network }: internal.Services) =>
-    Context.make(Network, network).pipe(Context.add(TestNetwork, control))
+    Context.make(Network, withArgumentChecks(network)).pipe(Context.add(TestNetwork, control))
   // Without options there is nothing to reject, and the type says so.
   return options === undefined
     ? Layer.effectContext(Effect.sync(() => services(internal.makeDefault())))

@@ -8,9 +8,7 @@
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { optionsProblem } from "./internal/arguments.js"
-import type { AddressError } from "./NetError.js"
-import { BindError, ConnectError } from "./NetError.js"
+import type { AddressError, BindError, ConnectError } from "./NetError.js"
 import type { Datagram as Dgram, UdpBindOptions, UdpConnectOptions, UdpSocket as Socket } from "./Network.js"
 import { Network } from "./Network.js"
 
@@ -49,12 +47,8 @@ export const maxPayload = { IPv4: 65_507, IPv6: 65_527 } as const
  */
 export const bind = (
   options?: UdpBindOptions
-): Effect.Effect<UdpSocket, BindError | AddressError, Network | Scope.Scope> => {
-  const problem = optionsProblem(options, "Udp.bind", true, ["reuseAddress", "broadcast"])
-  return problem === undefined
-    ? Effect.flatMap(Network, (network) => network.udpBind(options ?? {}))
-    : Effect.fail(new BindError({ reason: "InvalidArgument", message: problem }))
-}
+): Effect.Effect<UdpSocket, BindError | AddressError, Network | Scope.Scope> =>
+  Effect.flatMap(Network, (network) => network.udpBind(options ?? {}))
 
 /**
  * Opens a UDP socket connected to one peer: `send` needs no destination and
@@ -65,11 +59,5 @@ export const bind = (
  */
 export const connect = (
   options: UdpConnectOptions
-): Effect.Effect<UdpSocket, BindError | ConnectError | AddressError, Network | Scope.Scope> => {
-  const problem = optionsProblem(options, "Udp.connect", false)
-  if (problem !== undefined) return Effect.fail(new ConnectError({ reason: "InvalidArgument", message: problem }))
-  const bindProblem = optionsProblem(options.bind, "Udp.connect bind", true, ["reuseAddress", "broadcast"])
-  return bindProblem === undefined
-    ? Effect.flatMap(Network, (network) => network.udpConnect(options))
-    : Effect.fail(new BindError({ reason: "InvalidArgument", message: bindProblem }))
-}
+): Effect.Effect<UdpSocket, BindError | ConnectError | AddressError, Network | Scope.Scope> =>
+  Effect.flatMap(Network, (network) => network.udpConnect(options))

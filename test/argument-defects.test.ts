@@ -13,7 +13,8 @@ import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { Network, TcpConnection } from "../src/Network.js"
+import type { TcpConnection } from "../src/Network.js"
+import { Network } from "../src/Network.js"
 import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Tcp from "../src/Tcp.js"
 import * as TestNetwork from "../src/TestNetwork.js"
@@ -73,6 +74,24 @@ for (const [name, layer] of networks) {
             reason: "InvalidArgument"
           })
         }
+      })))
+
+    it.live("the Network service itself (as PlatformSocket uses it) checks its options the same way", () =>
+      run(Effect.gen(function*() {
+        const network = yield* Network
+        yield* failsWith("network.tcpConnect(undefined)", network.tcpConnect(untyped(undefined)), {
+          _tag: "ConnectError",
+          reason: "InvalidArgument",
+          message: "Tcp.connect: the options are undefined, not an object"
+        })
+        yield* failsWith("network.tcpListen(42)", network.tcpListen(untyped(42)), { _tag: "BindError", reason: "InvalidArgument" })
+        yield* failsWith("network.udpBind(\"x\")", network.udpBind(untyped("x")), { _tag: "BindError", reason: "InvalidArgument" })
+        yield* failsWith("network.udpConnect(null)", network.udpConnect(untyped(null)), {
+          _tag: "ConnectError",
+          reason: "InvalidArgument"
+        })
+        const listener = yield* network.tcpListen(untyped(null))
+        expect(listener.address.host).toBe("127.0.0.1")
       })))
 
     it.live("Tcp.listen with options that are not an object fails BindError InvalidArgument; null means the defaults", () =>

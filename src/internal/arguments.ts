@@ -1,4 +1,7 @@
-import { SendError, WriteError } from "../NetError.js"
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import { BindError, ConnectError, SendError, WriteError } from "../NetError.js"
+import type { Network } from "../Network.js"
 
 // The types rule these values out, but JavaScript callers and configuration
 // files do pass them: each check here turns one into a typed error, the same
@@ -61,4 +64,34 @@ export const optionsProblem = (
     if (value !== undefined && typeof value !== "boolean") return `${what}: ${name} is ${describeValue(value)}, not a boolean`
   }
   return undefined
+}
+
+const tcpBooleans = ["noDelay"]
+const listenBooleans = ["noDelay", "ipv6Only"]
+const udpBooleans = ["reuseAddress", "broadcast"]
+
+/**
+ * `network` with its operations' options checked first, the same way for
+ * every implementation: both layers wrap their service in it, so that
+ * `Tcp`/`Udp` and any direct user of the `Network` service (PlatformSocket)
+ * get a typed `InvalidArgument`, never a TypeError from reading `undefined`.
+ */
+export const withArgumentChecks = (network: Context.Tag.Service<Network>): Context.Tag.Service<Network> => {
+  const failure = <E>(problem: string | undefined, make: (message: string) => E): Effect.Effect<never, E> | undefined =>
+    problem === undefined ? undefined : Effect.fail(make(problem))
+  const invalidBind = (message: string) => new BindError({ reason: "InvalidArgument", message })
+  const invalidConnect = (message: string) => new ConnectError({ reason: "InvalidArgument", message })
+  return {
+    tcpListen: (options) =>
+      failure(optionsProblem(options, "Tcp.listen", true, listenBooleans), invalidBind) ??
+        network.tcpListen(options ?? {}),
+    tcpConnect: (options) =>
+      failure(optionsProblem(options, "Tcp.connect", false, tcpBooleans), invalidConnect) ?? network.tcpConnect(options),
+    udpBind: (options) =>
+      failure(optionsProblem(options, "Udp.bind", true, udpBooleans), invalidBind) ?? network.udpBind(options ?? {}),
+    udpConnect: (options) =>
+      failure(optionsProblem(options, "Udp.connect", false), invalidConnect) ??
+        failure(optionsProblem(options.bind, "Udp.connect bind", true, udpBooleans), invalidBind) ??
+        network.udpConnect(options)
+  }
 }

@@ -43,9 +43,9 @@ export type Direction = "upstream" | "downstream"
 /**
  * What has passed through a proxy so far. `connections`: TCP connections
  * accepted, or UDP clients seen. `bytesUp` / `bytesDown`: bytes delivered
- * to the server / back to clients. `dropped`: TCP connections refused or
- * reset by a fault; UDP datagrams lost (to `drop`, or to a full delay
- * buffer or a failed send).
+ * to the server / back to clients. `dropped`: TCP connections reset by a
+ * fault; UDP datagrams lost (to `drop`, or to a full delay buffer or a
+ * failed send).
  *
  * @since 0.2.0
  * @category models
@@ -80,9 +80,13 @@ export interface Proxy {
   /**
    * Replaces the faults of `direction` (default both) from now on; data
    * already on its way keeps the faults it was sent under, as on
-   * TestNetwork.
+   * TestNetwork. Lifting TCP's `refuse` listens on the same address again,
+   * which fails with `BindError` if another socket has taken it meanwhile.
    */
-  readonly setFaults: (faults: Faults, direction?: Direction | "both") => Effect.Effect<void, FaultsError>
+  readonly setFaults: (
+    faults: Faults,
+    direction?: Direction | "both"
+  ) => Effect.Effect<void, FaultsError | BindError | AddressError>
   readonly stats: Effect.Effect<Stats>
 }
 
@@ -165,10 +169,16 @@ const prepare = (options: TcpProxyOptions | UdpProxyOptions): Effect.Effect<Cont
     return yield* Control.make(faults, seed)
   })
 
-const controls = (control: Control, counters: { readonly snapshot: Stats }) => ({
+const controls = (control: Control, running: {
+  readonly counters: { readonly snapshot: Stats }
+  readonly applyFaults: Effect.Effect<void, BindError | AddressError>
+}) => ({
   setFaults: (faults: Faults, direction: Direction | "both" = "both") =>
-    Effect.flatMap(validFaults(faults), (valid) => Effect.sync(() => control.set(valid, direction))),
-  stats: Effect.sync(() => counters.snapshot)
+    validFaults(faults).pipe(
+      Effect.flatMap((valid) => Effect.sync(() => control.set(valid, direction))),
+      Effect.zipRight(running.applyFaults)
+    ),
+  stats: Effect.sync(() => running.counters.snapshot)
 })
 
 /**
@@ -177,10 +187,11 @@ const controls = (control: Control, counters: { readonly snapshot: Stats }) => (
  * faults fail with `BindError` `InvalidArgument` before anything opens.
  *
  * A reset (`resetAfterBytes`, a failed side) resets both connections, so
- * both peers see `ConnectionReset`; `refuse` resets a new connection at
- * once (a listening socket cannot refuse a handshake it has already
- * completed); `stall` holds new upstream connects and data until lifted;
- * slices are written 1 ms apart, so that each arrives on its own read.
+ * both peers see `ConnectionReset`; `refuse` closes the listening socket
+ * while it is set (connects fail with `ConnectionRefused`, proxied
+ * connections go on); `stall` holds new upstream connects and data until
+ * lifted; slices are written 1 ms apart, so that each arrives on its own
+ * read.
  *
  * @example
  * ```ts
@@ -207,7 +218,7 @@ export const tcp = (options: TcpProxyOptions): Effect.Effect<TcpProxy, BindError
   Effect.gen(function*() {
     const control = yield* prepare(options)
     const running = yield* internalTcp.make({ listen: options.listen ?? {}, upstream: options.upstream, control })
-    return { address: running.address, ...controls(control, running.counters) }
+    return { address: running.address, ...controls(control, running) }
   })
 
 /**
@@ -224,5 +235,5 @@ export const udp = (options: UdpProxyOptions): Effect.Effect<UdpProxy, BindError
   Effect.gen(function*() {
     const control = yield* prepare(options)
     const running = yield* internalUdp.make({ listen: options.listen ?? {}, upstream: options.upstream, control })
-    return { address: running.address, ...controls(control, running.counters) }
+    return { address: running.address, ...controls(control, running) }
   })

@@ -106,13 +106,38 @@ describe("Proxy.tcp", () => {
       expect(yield* within(readAllText(conn))).toBe("now")
     })))
 
-  it.live("refuse: a new connection is reset at once and never reaches the server", () =>
+  it.live("refuse: connects fail with ConnectionRefused, proxied connections go on, and lifting it listens again", () =>
+    live(Effect.gen(function*() {
+      const upstream = yield* echoServer
+      const proxy = yield* Proxy.tcp({ upstream })
+      const before = yield* connectTo(proxy)
+      yield* proxy.setFaults({ refuse: true })
+      const refused = yield* within(Effect.flip(connectTo(proxy)))
+      expect(refused._tag).toBe("ConnectError")
+      expect(refused.reason).toBe("ConnectionRefused")
+      // The connection made before the refusal still relays.
+      yield* before.send("still here")
+      yield* before.endWrite
+      expect(yield* within(readAllText(before))).toBe("still here")
+      yield* proxy.setFaults({})
+      const after = yield* connectTo(proxy)
+      yield* after.send("back")
+      yield* after.endWrite
+      expect(yield* within(readAllText(after))).toBe("back")
+      expect((yield* proxy.stats).connections).toBe(2)
+    })))
+
+  it.live("refuse from the start: the address is reserved, and nothing connects until lifted", () =>
     live(Effect.gen(function*() {
       const upstream = yield* echoServer
       const proxy = yield* Proxy.tcp({ upstream, faults: { refuse: true } })
-      const outcome = yield* within(Effect.exit(Effect.flatMap(connectTo(proxy), (conn) => Stream.runDrain(conn.stream))))
-      expect(Exit.isFailure(outcome)).toBe(true)
-      expect(yield* proxy.stats).toMatchObject({ connections: 1, dropped: 1, bytesUp: 0 })
+      expect(proxy.address.port).toBeGreaterThan(0)
+      expect((yield* within(Effect.flip(connectTo(proxy)))).reason).toBe("ConnectionRefused")
+      yield* proxy.setFaults({})
+      const conn = yield* connectTo(proxy)
+      yield* conn.send("late")
+      yield* conn.endWrite
+      expect(yield* within(readAllText(conn))).toBe("late")
     })))
 
   it.live("faults per direction: downstream latency leaves upstream alone", () =>

@@ -148,7 +148,7 @@ const faultOptions = {
   resetAfter: countOption("reset-after", "TCP: reset a connection after this many bytes one way", 0),
   slowClose: durationOption("slow-close", "TCP: deliver the FIN this much later than the data"),
   stall: Options.boolean("stall").pipe(Options.withDescription("TCP: hold connections and data")),
-  refuse: Options.boolean("refuse").pipe(Options.withDescription("TCP: reset new connections at once")),
+  refuse: Options.boolean("refuse").pipe(Options.withDescription("TCP: refuse new connections")),
   drop: probabilityOption("drop", "UDP: lose a datagram with this probability"),
   duplicate: probabilityOption("duplicate", "UDP: deliver a datagram twice with this probability"),
   reorder: probabilityOption("reorder", "UDP: let the next datagram overtake with this probability"),

@@ -1,8 +1,11 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import type * as Scope from "effect/Scope"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import type { AddressError, BindError } from "../../NetError.js"
 import type { ListenOptions, TcpConnection } from "../../Network.js"
@@ -128,17 +131,13 @@ export interface Upstream {
 }
 
 /**
- * One proxied connection: the upstream connect (hung by a stall, skipped by
- * `refuse`), then both directions at once. When either breaks, both
- * connections are reset, as a broken middlebox does.
+ * One proxied connection: the upstream connect (hung by a stall), then both
+ * directions at once. When either breaks, both connections are reset, as a
+ * broken middlebox does.
  */
 const relay = (client: TcpConnection, upstream: Upstream, control: Control, counters: Counters) =>
   Effect.gen(function*() {
     counters.connections++
-    if (control.upstream.faults.refuse) {
-      counters.dropped++
-      return yield* reset(client)
-    }
     yield* control.upstream.flowing.await
     const server = yield* Effect.option(Tcp.connect({ host: upstream.host, port: upstream.port, noDelay: true }))
     if (Option.isNone(server)) return yield* reset(client)
@@ -153,13 +152,23 @@ const relay = (client: TcpConnection, upstream: Upstream, control: Control, coun
 /** @internal */
 export interface Running {
   readonly address: Tcp.TcpListener["address"]
-  readonly control: Control
   readonly counters: Counters
+  /** Brings the listening socket in line with `refuse`: closed while it is set, open again once lifted. */
+  readonly applyFaults: Effect.Effect<void, BindError | AddressError>
 }
+
+/** Attempts at listening on the proxy's port again after `refuse` is lifted. */
+const relistenAttempts = 20
 
 /**
  * Listens and relays every connection to `upstream` until the scope ends;
  * then every proxied connection closes with it.
+ *
+ * `refuse` closes the listening socket, so that connects fail with
+ * `ConnectionRefused` as on TestNetwork (a socket that listens cannot refuse
+ * a handshake: the kernel completes it before any accept). Connections live
+ * in scopes of their own, so they outlast it; lifting `refuse` listens on
+ * the same address again.
  *
  * @internal
  */
@@ -169,11 +178,64 @@ export const make = (options: {
   readonly control: Control
 }): Effect.Effect<Running, BindError | AddressError, Network | Scope.Scope> =>
   Effect.gen(function*() {
+    const { control, upstream } = options
     const counters = new Counters()
+    const proxyScope = yield* Effect.scope
+
+    const acceptLoop = (listener: Tcp.TcpListener) =>
+      Effect.forever(Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const scope = yield* Scope.fork(proxyScope, ExecutionStrategy.sequential)
+          const client = yield* restore(Scope.extend(listener.accept, scope)).pipe(
+            Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
+          )
+          // Forked from an uninterruptible region, the fiber would be too:
+          // only its finalizer (closing the connection) must not be cut short.
+          yield* Effect.forkIn(
+            Scope.extend(Effect.interruptible(relay(client, upstream, control, counters)), scope).pipe(
+              Effect.ensuring(Scope.close(scope, Exit.void))
+            ),
+            proxyScope
+          )
+        })
+      ))
+
+    /** The listening socket and its accept loop, while not refusing. */
+    let listening: Scope.CloseableScope | undefined
+    const listen = (listenOptions: ListenOptions) =>
+      Effect.gen(function*() {
+        const scope = yield* Scope.fork(proxyScope, ExecutionStrategy.sequential)
+        const listener = yield* Scope.extend(Tcp.listen(listenOptions), scope).pipe(
+          Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
+        )
+        yield* Effect.forkIn(acceptLoop(listener), scope)
+        listening = scope
+        return listener.address
+      })
+
     // A proxy must not add Nagle's delay, and sliced bytes must leave one by one.
-    const listener = yield* Tcp.listen({ noDelay: true, ...options.listen })
-    yield* Effect.forkScoped(
-      Tcp.serve(listener, (client) => relay(client, options.upstream, options.control, counters), { shutdownTimeout: 0 })
-    )
-    return { address: listener.address, control: options.control, counters }
+    const address = yield* listen({ noDelay: true, ...options.listen })
+    const again: ListenOptions = { noDelay: true, ...options.listen, host: address.host, port: address.port }
+    const lock = yield* Effect.makeSemaphore(1)
+    const applyFaults = lock.withPermits(1)(Effect.suspend(() => {
+      const refusing = control.upstream.faults.refuse
+      if (refusing && listening !== undefined) {
+        const scope = listening
+        listening = undefined
+        return Scope.close(scope, Exit.void)
+      }
+      if (!refusing && listening === undefined) {
+        // The port was free a moment ago; a short retry covers the rare
+        // process that takes it in between.
+        return listen(again).pipe(
+          Effect.retry(Schedule.intersect(Schedule.recurs(relistenAttempts - 1), Schedule.spaced("50 millis"))),
+          Effect.asVoid
+        )
+      }
+      return Effect.void
+    }))
+    yield* applyFaults
+    // setFaults runs wherever the caller is: it brings the proxy's own Network.
+    const context = yield* Effect.context<Network>()
+    return { address, counters, applyFaults: Effect.provide(applyFaults, context) }
   })

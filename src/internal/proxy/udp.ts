@@ -42,7 +42,7 @@ export const make = (options: {
   readonly upstream: Upstream
   readonly control: Control
 }): Effect.Effect<
-  { readonly address: SocketAddress; readonly counters: Counters },
+  { readonly address: SocketAddress; readonly counters: Counters; readonly applyFaults: Effect.Effect<void> },
   BindError | AddressError,
   Network | Scope.Scope
 > =>
@@ -139,5 +139,5 @@ export const make = (options: {
             ? drop
             : deliver("upstream", session.up, datagram.payload, (payload) => session.socket.send(payload))))
     )
-    return { address: front.address, counters }
+    return { address: front.address, counters, applyFaults: Effect.void }
   })

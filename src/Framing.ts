@@ -70,7 +70,8 @@ export interface Framing<A> {
   /**
    * The bytes of one message, ready for `conn.send`. Throws an
    * `IllegalArgumentException` for a message the decoder would not give
-   * back (see each constructor).
+   * back (see each constructor), and for one that is not of the message
+   * type at all (a number to `lines`, a JavaScript caller's mistake).
    */
   readonly encode: (message: A) => Uint8Array
 }

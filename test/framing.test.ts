@@ -654,12 +654,12 @@ describe("Framing.schema", () => {
   })
 })
 
-describe("Framing constructors", () => {
+describe("Framing used wrongly", () => {
   const untyped = <A>(value: unknown): A => value as A
   // (`null`, like `undefined`, means the default.)
   const badLimits: ReadonlyArray<unknown> = [-1, Number.NaN, Number.POSITIVE_INFINITY, 1.5, "10", {}]
 
-  it("throw an IllegalArgumentException, naming the argument, for every limit that is not a non-negative integer", () => {
+  it("the constructors throw an IllegalArgumentException, naming the argument, for every limit that is not a non-negative integer", () => {
     for (const limit of badLimits) {
       const makes: ReadonlyArray<readonly [string, () => unknown]> = [
         ["lines maxLength", () => Framing.lines({ maxLength: untyped(limit) })],
@@ -674,7 +674,7 @@ describe("Framing constructors", () => {
     expect(Framing.lines({ maxLength: 0 }).encode("")).toEqual(bytes("\n"))
   })
 
-  it("throw an IllegalArgumentException for a length field, delimiter, options, schema or framing of the wrong kind", () => {
+  it("constructors and encode throw an IllegalArgumentException for a length field, delimiter, options, schema, framing or message of the wrong kind", () => {
     const makes: ReadonlyArray<readonly [string, () => unknown, RegExp]> = [
       ["lengthBytes 3", () => Framing.lengthPrefixed({ lengthBytes: untyped(3) }), /lengthBytes must be 1, 2 or 4/],
       ["lengthBytes 8", () => Framing.lengthPrefixed({ lengthBytes: untyped(8) }), /lengthBytes must be 1, 2 or 4/],
@@ -685,7 +685,11 @@ describe("Framing constructors", () => {
       ["options 42", () => Framing.lines(untyped(42)), /options are the number 42/],
       ["options \"x\"", () => Framing.lengthPrefixed(untyped("x")), /options are the string/],
       ["no schema", () => Framing.schema(untyped<Schema.Schema<unknown>>(undefined)), /not a Schema/],
-      ["a framing that is not one", () => Framing.schema(Schema.String, untyped({})), /not a Framing/]
+      ["a framing that is not one", () => Framing.schema(Schema.String, untyped({})), /not a Framing/],
+      ["lines encode of a number", () => Framing.lines().encode(untyped(42)), /the message is the number 42, not a string/],
+      ["delimited encode of a string", () => Framing.delimited(";").encode(untyped("a")), /not a Uint8Array/],
+      ["lengthPrefixed encode of null", () => Framing.lengthPrefixed().encode(untyped(null)), /the message is null/],
+      ["lengthPrefixed encode of an array", () => Framing.lengthPrefixed().encode(untyped([1, 2])), /an array/]
     ]
     for (const [label, make, message] of makes) {
       expect(make, label).toThrow(Cause.IllegalArgumentException)

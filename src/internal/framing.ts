@@ -76,6 +76,11 @@ const checkLimit = (constructor: string, name: string, value: unknown): number =
     ? value as number
     : illegal(`${constructor}: ${name} must be a non-negative integer, got ${describeValue(value)}`)
 
+/** A JavaScript caller's message that is not bytes would otherwise be a TypeError, or garbage on the wire. */
+const checkBytes = (message: unknown, framing: string): void => {
+  if (!(message instanceof Uint8Array)) illegal(`${framing}: the message is ${describeValue(message)}, not a Uint8Array`)
+}
+
 const tooLarge = (message: string) => new FrameError({ reason: "FrameTooLarge", message })
 
 /**
@@ -314,6 +319,7 @@ export const lines = (options?: Framing.LinesOptions): Framing.Framing<string> =
   return {
     decode: decodeWith(() => delimitedDecoder(decoderOptions, emit)),
     encode(message) {
+      if (typeof message !== "string") illegal(`Framing.lines: the message is ${describeValue(message)}, not a string`)
       if (message.includes("\n")) illegal("Framing.lines: a line to encode must not contain \"\\n\"")
       if (message.endsWith("\r")) illegal("Framing.lines: a line to encode must not end with \"\\r\"")
       const bytes = encodeUtf8(message + "\n")
@@ -350,6 +356,7 @@ export const delimited = (
   return {
     decode: decodeWith(() => delimitedDecoder(decoderOptions, emit)),
     encode(message) {
+      checkBytes(message, "Framing.delimited")
       if (message.length > maxLength) {
         illegal(`Framing.delimited: a message of ${message.length} bytes is over the maxLength of ${maxLength}`)
       }
@@ -431,6 +438,7 @@ export const lengthPrefixed = (options?: Framing.LengthPrefixedOptions): Framing
   return {
     decode: decodeWith(make),
     encode(message) {
+      checkBytes(message, "Framing.lengthPrefixed")
       if (message.length > maxFrameLength) {
         illegal(
           `Framing.lengthPrefixed: a message of ${message.length} bytes is over the maxFrameLength of ${maxFrameLength}`

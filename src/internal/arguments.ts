@@ -66,7 +66,7 @@ export const optionsProblem = (
   return undefined
 }
 
-const tcpBooleans = ["noDelay"]
+const connectBooleans = ["noDelay"]
 const listenBooleans = ["noDelay", "ipv6Only"]
 const udpBooleans = ["reuseAddress", "broadcast"]
 
@@ -86,7 +86,7 @@ export const withArgumentChecks = (network: Context.Tag.Service<Network>): Conte
       failure(optionsProblem(options, "Tcp.listen", true, listenBooleans), invalidBind) ??
         network.tcpListen(options ?? {}),
     tcpConnect: (options) =>
-      failure(optionsProblem(options, "Tcp.connect", false, tcpBooleans), invalidConnect) ?? network.tcpConnect(options),
+      failure(optionsProblem(options, "Tcp.connect", false, connectBooleans), invalidConnect) ?? network.tcpConnect(options),
     udpBind: (options) =>
       failure(optionsProblem(options, "Udp.bind", true, udpBooleans), invalidBind) ?? network.udpBind(options ?? {}),
     udpConnect: (options) =>

@@ -11,18 +11,24 @@ import * as Net from "node:net"
 import { AddressError } from "./NetError.js"
 
 /**
+ * A port number: an integer from 0 to 65535.
+ *
  * @since 0.1.0
  * @category schemas
  */
 export const Port = Schema.Int.pipe(Schema.between(0, 65535), Schema.annotations({ identifier: "Port" }))
 
 /**
+ * The address family of a socket: `IPv4` or `IPv6`.
+ *
  * @since 0.1.0
  * @category schemas
  */
 export const Family = Schema.Literal("IPv4", "IPv6")
 
 /**
+ * `"IPv4"` or `"IPv6"`.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -41,6 +47,8 @@ export interface SocketAddress {
 }
 
 /**
+ * The Schema of a `SocketAddress`.
+ *
  * @since 0.1.0
  * @category schemas
  */

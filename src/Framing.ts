@@ -85,6 +85,8 @@ export interface Framing<A> {
 export const defaultMaxLength: number = internal.defaultMaxLength
 
 /**
+ * Options of `Framing.lines`.
+ *
  * @since 0.1.0
  * @category options
  */
@@ -97,6 +99,8 @@ export interface LinesOptions {
 }
 
 /**
+ * Options of `Framing.lengthPrefixed`.
+ *
  * @since 0.1.0
  * @category options
  */
@@ -112,6 +116,8 @@ export interface LengthPrefixedOptions {
 }
 
 /**
+ * Options of `Framing.delimited`.
+ *
  * @since 0.1.0
  * @category options
  */
@@ -139,6 +145,21 @@ export interface DelimitedOptions {
  * is not a non-negative integer (-1, NaN, Infinity, 1.5, `"10"`) and for
  * options that are not an object.
  *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Framing, Tcp } from "effect-net"
+ *
+ * const lines = Framing.lines({ maxLength: 4096 })
+ *
+ * // A line-based echo handler for Tcp.serve.
+ * const handler = (conn: Tcp.TcpConnection) =>
+ *   lines.decode(conn.stream).pipe(
+ *     Stream.runForEach((line) => conn.send(lines.encode(`you said: ${line}`))),
+ *     Effect.catchTag("FrameError", (error) => Effect.logWarning(error.message))
+ *   )
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -160,6 +181,22 @@ export const lines: (options?: LinesOptions) => Framing<string> = internal.lines
  * not a non-negative integer (-1, NaN, Infinity, 1.5; an integer larger than
  * the field can describe is lowered to that) and for options that are not an
  * object.
+ *
+ * @example
+ * ```ts
+ * import { Chunk, Effect, Stream } from "effect"
+ * import { Framing } from "effect-net"
+ *
+ * const frames = Framing.lengthPrefixed({ lengthBytes: 2, maxFrameLength: 1024 })
+ * const bytes = frames.encode(new Uint8Array([1, 2, 3]))
+ *
+ * // Whatever the chunking, the same frames come out.
+ * const decoded = Stream.make(bytes.subarray(0, 1), bytes.subarray(1)).pipe(
+ *   frames.decode,
+ *   Stream.runCollect,
+ *   Effect.map(Chunk.toReadonlyArray)
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -184,6 +221,18 @@ export const lengthPrefixed: (options?: LengthPrefixedOptions) => Framing<Uint8A
  * delimiter, one that is neither a `Uint8Array` nor a string, a `maxLength`
  * that is not a non-negative integer (-1, NaN, Infinity, 1.5) and options
  * that are not an object.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Framing } from "effect-net"
+ *
+ * const records = Framing.delimited("\r\n\r\n", { maxLength: 64 * 1024 })
+ * const count = Stream.make(records.encode(new TextEncoder().encode("a")), records.encode(new Uint8Array())).pipe(
+ *   records.decode,
+ *   Stream.runCount
+ * )
+ * ```
  *
  * @since 0.1.0
  * @category constructors
@@ -212,6 +261,20 @@ export const delimited: (delimiter: Uint8Array | string, options?: DelimitedOpti
  * the schema would not decode. A key whose value is `undefined` is left out,
  * as JSON does, and `-0` is written as `0`. `schema` itself throws one for a
  * `schema` that is not a Schema or a `framing` that is not a Framing.
+ *
+ * @example
+ * ```ts
+ * import { Schema, Stream } from "effect"
+ * import { Framing, Tcp } from "effect-net"
+ *
+ * class Greeting extends Schema.Class<Greeting>("Greeting")({ name: Schema.String }) {}
+ * const greetings = Framing.schema(Greeting)
+ *
+ * const handler = (conn: Tcp.TcpConnection) =>
+ *   greetings.decode(conn.stream).pipe(
+ *     Stream.runForEach((greeting) => conn.send(greetings.encode(new Greeting({ name: greeting.name.toUpperCase() }))))
+ *   )
+ * ```
  *
  * @since 0.1.0
  * @category constructors

@@ -28,28 +28,45 @@ import * as internalServe from "./internal/serve.js"
 import { sleepEitherClock } from "./internal/time.js"
 import type { AddressError, BindError, ConnectError } from "./NetError.js"
 import { AcceptError } from "./NetError.js"
-import type { ConnectOptions, ListenOptions, TcpConnection as Connection, TcpListener as Listener } from "./Network.js"
+import type { TcpConnection as Connection, TcpListener as Listener } from "./Network.js"
+import type * as NetworkTypes from "./Network.js"
 import { Network } from "./Network.js"
 
 /**
+ * An established TCP connection: `recv`, `stream`, `send`, `sink`, `endWrite` (half-close) and `close`.
+ *
  * @since 0.1.0
  * @category models
  */
 export type TcpConnection = Connection
 
 /**
+ * A listening TCP socket: its bound `address`, one `accept`, and the `connections` stream.
+ *
  * @since 0.1.0
  * @category models
  */
 export type TcpListener = Listener
 
 /**
+ * Options of `Tcp.connect`.
+ *
  * @since 0.1.0
  * @category options
  */
-export type { ConnectOptions, ListenOptions }
+export type ConnectOptions = NetworkTypes.ConnectOptions
 
 /**
+ * Options of `Tcp.listen`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export type ListenOptions = NetworkTypes.ListenOptions
+
+/**
+ * Options of `Tcp.serve`: how many connections at once, and how long handlers may finish after an interruption.
+ *
  * @since 0.1.0
  * @category options
  */
@@ -68,6 +85,20 @@ export interface ServeOptions {
  * 127.0.0.1 and an ephemeral port unless told otherwise; read the port from
  * `listener.address.port`. The socket closes when the scope ends.
  *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { NodeNetwork, Tcp } from "effect-net"
+ *
+ * const program = Effect.gen(function*() {
+ *   const listener = yield* Tcp.listen({ host: "127.0.0.1", port: 0 })
+ *   yield* Effect.log(`listening on port ${listener.address.port}`)
+ *   // One accept(): the connection closes with this scope.
+ *   const conn = yield* listener.accept
+ *   yield* conn.send("hello\n")
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -80,6 +111,24 @@ export const listen = (
  * Opens a connection: `socket()`, `connect()`. The socket closes when the
  * scope ends.
  *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { NodeNetwork, Tcp } from "effect-net"
+ *
+ * const program = Effect.gen(function*() {
+ *   const conn = yield* Tcp.connect({ host: "127.0.0.1", port: 7000, timeout: "5 seconds" })
+ *   yield* conn.send("Hello")
+ *   yield* conn.endWrite // FIN: the server sees EOF, and can still answer
+ *   const reply = yield* conn.recv // Option.none() once the server has ended
+ *   return Option.map(reply, (bytes) => new TextDecoder().decode(bytes))
+ * }).pipe(
+ *   Effect.scoped,
+ *   Effect.catchTag("ConnectError", (error) => Effect.succeed(Option.some(`failed: ${error.reason}`))),
+ *   Effect.provide(NodeNetwork.layer)
+ * )
+ * ```
+ *
  * @since 0.1.0
  * @category constructors
  */
@@ -89,6 +138,8 @@ export const connect = (
   Effect.flatMap(Network, (network) => network.tcpConnect(options))
 
 /**
+ * Whether a value is a `TcpListener`.
+ *
  * @since 0.1.0
  * @category guards
  */
@@ -105,6 +156,21 @@ export const isTcpListener = (u: unknown): u is TcpListener =>
  * A `listener` that is not a `TcpListener`, a `handler` that is not a
  * function, or an option out of range fails with `AcceptError`
  * `InvalidArgument` before anything is accepted.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { NodeNetwork, Tcp } from "effect-net"
+ *
+ * // An echo server, at most 100 connections at once.
+ * const server = Effect.gen(function*() {
+ *   const listener = yield* Tcp.listen({ port: 0 })
+ *   yield* Tcp.serve(listener, (conn) => Stream.run(conn.stream, conn.sink), {
+ *     concurrency: 100,
+ *     shutdownTimeout: "2 seconds"
+ *   })
+ * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+ * ```
  *
  * @since 0.1.0
  * @category combinators

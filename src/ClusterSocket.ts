@@ -24,6 +24,11 @@
  *
  * @since 0.2.0
  */
+// @effect/rpc's declarations name `globalThis.Transferable`, a DOM type, so
+// a program that type-checks them (skipLibCheck off, lib without DOM) needs
+// the DOM lib: this brings it along wherever this module is imported, and
+// only there. `preserve` keeps the reference in the emitted .d.ts.
+/// <reference lib="dom" preserve="true" />
 import type * as MessageStorage from "@effect/cluster/MessageStorage"
 import type * as Runners from "@effect/cluster/Runners"
 import type * as RunnerStorage from "@effect/cluster/RunnerStorage"

@@ -115,6 +115,14 @@ describe("the installed package", () => {
     expect(results.index.split(",")).toContain("Tcp")
   }, 60_000)
 
+  it("installs the effect-net command: npx effect-net --version and --help work", async () => {
+    const version = await run("npx", ["--no-install", "effect-net", "--version"], { cwd: project, timeout: 60_000 })
+    expect(version.stdout).toContain(manifest.version)
+    const help = await run("npx", ["--no-install", "effect-net", "--help"], { cwd: project, timeout: 60_000 })
+    expect(help.stdout).toMatch(/tcp/)
+    expect(help.stdout).toMatch(/proxy/)
+  }, 150_000)
+
   it("loads no optional peer when effect-net is imported (none is installed here)", async () => {
     expect(Object.keys(manifest.peerDependenciesMeta).sort()).toEqual(["@effect/cluster", "@effect/rpc"])
     const script = `

@@ -2,18 +2,17 @@ import * as Socket from "@effect/platform/Socket"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
-import type { AddressError, ConnectError } from "../../NetError.js"
+import type { AddressError, ConnectError, ReadError, WriteError } from "../../NetError.js"
 import type { ConnectOptions, TcpConnection } from "../../Network.js"
 import type { SocketOptions } from "../../PlatformSocket.js"
 import { Network } from "../../Network.js"
 
-/** @internal */
-export const openError = (cause: ConnectError | AddressError): Socket.SocketGenericError =>
+const openError = (cause: ConnectError | AddressError): Socket.SocketGenericError =>
   new Socket.SocketGenericError({ reason: "Open", cause })
 
-const readError = (cause: unknown): Socket.SocketGenericError => new Socket.SocketGenericError({ reason: "Read", cause })
+const readError = (cause: ReadError): Socket.SocketGenericError => new Socket.SocketGenericError({ reason: "Read", cause })
 
-const writeError = (cause: unknown): Socket.SocketGenericError =>
+const writeError = (cause: WriteError): Socket.SocketGenericError =>
   new Socket.SocketGenericError({ reason: "Write", cause })
 
 /**
@@ -97,7 +96,7 @@ const readConcurrently = <_, E, R>(
   }))
 
 /** How many of a handler's effects run at once unless `handlerConcurrency` says otherwise. */
-export const defaultHandlerConcurrency = 16
+const defaultHandlerConcurrency = 16
 
 /** `handlerConcurrency` as a count: at least 1, a whole number; anything else is the default. */
 const handlerConcurrency = (options: SocketOptions | undefined): number => {

@@ -119,10 +119,13 @@ export const fromConnection: (connection: TcpConnection, options?: SocketOptions
  * A `SocketServer` on `Tcp.listen` and `Tcp.serve`: `address` is a
  * `TcpAddress` with the bound port, and `run(handler)` serves every
  * connection with `serve`'s `concurrency` limit and `shutdownTimeout` grace;
- * a failing handler is logged, and its connection closes when it ends. A
- * failed listen is a `SocketServerError` `"Open"` whose `cause` is the
- * `BindError` or `AddressError`; a failed accept ends `run` with a
- * `SocketServerError` `"Unknown"` whose `cause` is the `AcceptError`.
+ * a failing handler is logged (at the unhandled-error level, Debug by
+ * default, as in @effect/platform-node), and its connection closes when it
+ * ends; each connection's `Socket` is `fromConnection` with the
+ * `handlerConcurrency` given here. A failed listen is a `SocketServerError`
+ * `"Open"` whose `cause` is the `BindError` or `AddressError`; a failed
+ * accept ends `run` with a `SocketServerError` `"Unknown"` whose `cause` is
+ * the `AcceptError`.
  *
  * @example
  * ```ts

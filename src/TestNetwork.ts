@@ -41,6 +41,7 @@ import * as Schema from "effect/Schema"
 import type { SocketAddress } from "./Address.js"
 import { withArgumentChecks } from "./internal/arguments.js"
 import * as internalFaults from "./internal/testNetwork/faults.js"
+import { LazyArbitrary } from "./internal/testNetwork/lazyArbitrary.js"
 import * as internal from "./internal/testNetwork/network.js"
 import { Network } from "./Network.js"
 
@@ -414,7 +415,7 @@ export const isEmpty = (snapshot: Snapshot): boolean =>
  * @since 0.1.0
  * @category arbitraries
  */
-export const arbitraryFaults: FastCheck.Arbitrary<Faults> = internalFaults.arbitrary()
+export const arbitraryFaults: FastCheck.Arbitrary<Faults> = new LazyArbitrary(() => internalFaults.arbitrary())
 
 /**
  * Any seed for `layer({ seed })`, so that a property runs on many networks
@@ -423,7 +424,7 @@ export const arbitraryFaults: FastCheck.Arbitrary<Faults> = internalFaults.arbit
  * @since 0.1.0
  * @category arbitraries
  */
-export const arbitrarySeed: FastCheck.Arbitrary<number> = FastCheck.integer()
+export const arbitrarySeed: FastCheck.Arbitrary<number> = new LazyArbitrary(() => FastCheck.integer())
 
 /**
  * `Faults` with some fields left out (say `["stall", "refuse"]` for a

@@ -16,7 +16,9 @@ import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Dns from "node:dns"
-import type { WriteError } from "../../src/NetError.js"
+import { format } from "../../src/Address.js"
+import type { NetError, WriteError } from "../../src/NetError.js"
+import { isNetError } from "../../src/NetError.js"
 import type { Network, TcpConnection, UdpSocket } from "../../src/Network.js"
 import * as Tcp from "../../src/Tcp.js"
 import * as Udp from "../../src/Udp.js"
@@ -42,6 +44,80 @@ const recvAll = (conn: TcpConnection) =>
     }
     return yield* Effect.dieMessage("recvAll: no EOF after 10000 chunks")
   })
+
+/**
+ * A failure as both networks must report it, whole: tag, reason, the errno
+ * `code` (absent where no system call failed), `address` (absent where the
+ * error names none) and the exact `message`.
+ */
+interface ExpectedError {
+  readonly _tag: NetError["_tag"]
+  readonly reason: string
+  readonly code?: string
+  readonly address?: string
+  readonly message: string
+}
+
+/**
+ * Asserts that `error` is an effect-net error equal to `expected`, or to one
+ * of the alternatives given (where the kernel may answer either way).
+ */
+const expectError = (error: NetError | undefined, ...expected: readonly [ExpectedError, ...Array<ExpectedError>]) => {
+  expect(isNetError(error)).toBe(true)
+  const actual = {
+    _tag: error?._tag,
+    reason: error?.reason,
+    code: error !== undefined && "code" in error ? error.code : undefined,
+    address: error !== undefined && "address" in error ? error.address : undefined,
+    message: error?.message
+  }
+  const wanted = expected.map(({ _tag, address, code, message, reason }) => ({ _tag, reason, code, address, message }))
+  if (wanted.length === 1) expect(actual).toEqual(wanted[0])
+  else expect(wanted).toContainEqual(actual)
+}
+
+/** The write error a reset connection reports: ECONNRESET or, on Linux after the reset, EPIPE. */
+const resetWrite = (peer: string): readonly [ExpectedError, ExpectedError] => [
+  {
+    _tag: "WriteError",
+    reason: "ConnectionReset",
+    code: "ECONNRESET",
+    address: peer,
+    message: `write to ${peer} failed: connection reset (ECONNRESET)`
+  },
+  { _tag: "WriteError", reason: "BrokenPipe", code: "EPIPE", address: peer, message: `write to ${peer} failed: broken pipe (EPIPE)` }
+]
+
+const closedForWriting = (peer: string): ExpectedError => ({
+  _tag: "WriteError",
+  reason: "Closed",
+  address: peer,
+  message: `write to ${peer} failed: the connection is closed for writing`
+})
+
+const readReset = (peer: string): ExpectedError => ({
+  _tag: "ReadError",
+  reason: "ConnectionReset",
+  code: "ECONNRESET",
+  address: peer,
+  message: `read from ${peer} failed: connection reset (ECONNRESET)`
+})
+
+const refused = (target: string): ExpectedError => ({
+  _tag: "ConnectError",
+  reason: "ConnectionRefused",
+  code: "ECONNREFUSED",
+  address: target,
+  message: `connect to ${target} failed: connection refused (ECONNREFUSED)`
+})
+
+const inUse = (what: "listen on" | "bind to", where: string): ExpectedError => ({
+  _tag: "BindError",
+  reason: "AddressInUse",
+  code: "EADDRINUSE",
+  address: where,
+  message: `${what} ${where} failed: address in use (EADDRINUSE)`
+})
 
 const echo = (conn: TcpConnection) => conn.stream.pipe(Stream.run(conn.sink))
 
@@ -132,9 +208,7 @@ export const conformance = <R>(
           yield* server.send("response")
           yield* server.endWrite
           expect(yield* recvAll(client)).toBe("response")
-          const error = yield* Effect.flip(client.send("more"))
-          expect(error._tag).toBe("WriteError")
-          expect(error.reason).toBe("Closed")
+          expectError(yield* Effect.flip(client.send("more")), closedForWriting(format(client.remoteAddress)))
         })))
 
       it.live("after a local close: recv is None, send fails Closed, close is idempotent", () =>
@@ -145,10 +219,8 @@ export const conformance = <R>(
           yield* client.close
           yield* client.close
           expect(yield* client.recv).toEqual(Option.none())
-          const error = yield* Effect.flip(client.send("late"))
-          expect(error.reason).toBe("Closed")
-          const empty = yield* Effect.flip(client.send(""))
-          expect(empty.reason).toBe("Closed")
+          expectError(yield* Effect.flip(client.send("late")), closedForWriting(format(client.remoteAddress)))
+          expectError(yield* Effect.flip(client.send("")), closedForWriting(format(client.remoteAddress)))
         })))
 
       it.live("an empty send is a no-op success on an open connection", () =>
@@ -165,18 +237,14 @@ export const conformance = <R>(
       it.live("connect to a port nobody listens on is ConnectionRefused", () =>
         run(Effect.gen(function*() {
           const port = yield* Effect.scoped(Effect.map(Tcp.listen(), (listener) => listener.address.port))
-          const error = yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port }))
-          expect(error._tag).toBe("ConnectError")
-          expect(error.reason).toBe("ConnectionRefused")
+          expectError(yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port })), refused(`127.0.0.1:${port}`))
         })))
 
       it.live("listen on a port in use is AddressInUse; the port is free again once closed", () =>
         run(Effect.gen(function*() {
           const scope = yield* Scope.make()
           const first = yield* Scope.extend(Tcp.listen(), scope)
-          const error = yield* Effect.flip(Tcp.listen({ port: first.address.port }))
-          expect(error._tag).toBe("BindError")
-          expect(error.reason).toBe("AddressInUse")
+          expectError(yield* Effect.flip(Tcp.listen({ port: first.address.port })), inUse("listen on", format(first.address)))
           yield* Scope.close(scope, Exit.void)
           const again = yield* Tcp.listen({ port: first.address.port })
           expect(again.address.port).toBe(first.address.port)
@@ -185,11 +253,15 @@ export const conformance = <R>(
       it.live("accept after the listener closed is AcceptError Closed; connections then fails", () =>
         run(Effect.gen(function*() {
           const listener = yield* Effect.scoped(Tcp.listen())
-          const error = yield* Effect.flip(Effect.scoped(listener.accept))
-          expect(error._tag).toBe("AcceptError")
-          expect(error.reason).toBe("Closed")
-          const streamError = yield* Effect.flip(Stream.runDrain(listener.connections))
-          expect(streamError.reason).toBe("Closed")
+          const where = format(listener.address)
+          const closed: ExpectedError = {
+            _tag: "AcceptError",
+            reason: "Closed",
+            address: where,
+            message: `accept on ${where} failed: the listener is closed`
+          }
+          expectError(yield* Effect.flip(Effect.scoped(listener.accept)), closed)
+          expectError(yield* Effect.flip(Stream.runDrain(listener.connections)), closed)
         })))
 
       it.live("connections nobody accepted end when the listener closes", () =>
@@ -211,13 +283,10 @@ export const conformance = <R>(
           // Give the bytes time to reach the server's receive buffer.
           yield* Effect.sleep("50 millis")
           yield* server.close
-          const error = yield* Effect.flip(recvAll(client))
-          expect(error._tag).toBe("ReadError")
-          expect(error.reason).toBe("ConnectionReset")
-          const again = yield* Effect.flip(client.recv)
-          expect(again.reason).toBe("ConnectionReset")
-          const write = yield* Effect.flip(client.send("after reset"))
-          expect(["ConnectionReset", "BrokenPipe"]).toContain(write.reason)
+          const peer = format(client.remoteAddress)
+          expectError(yield* Effect.flip(recvAll(client)), readReset(peer))
+          expectError(yield* Effect.flip(client.recv), readReset(peer))
+          expectError(yield* Effect.flip(client.send("after reset")), ...resetWrite(peer))
         })))
 
       it.live("a reset that finds received bytes unread: they are read, then ConnectionReset; sends fail", () =>
@@ -231,14 +300,14 @@ export const conformance = <R>(
           yield* client.close // unread "to client": a reset
           yield* Effect.sleep("50 millis")
           expect(Option.map(yield* server.recv, text)).toEqual(Option.some("to server"))
-          expect(yield* Effect.flip(server.recv)).toMatchObject({ _tag: "ReadError", reason: "ConnectionReset" })
+          expectError(yield* Effect.flip(server.recv), readReset(format(server.remoteAddress)))
           let failure: WriteError | undefined
           for (let i = 0; i < 50 && failure === undefined; i++) {
             const result = yield* Effect.either(server.send("x"))
             if (Either.isLeft(result)) failure = result.left
             else yield* Effect.sleep("10 millis")
           }
-          expect(["ConnectionReset", "BrokenPipe"]).toContain(failure?.reason)
+          expectError(failure, ...resetWrite(format(server.remoteAddress)))
         })))
 
       it.live("closing after a read, with bytes left unread, ends the connection (EOF for the peer)", () =>
@@ -270,7 +339,7 @@ export const conformance = <R>(
             else yield* Effect.sleep("10 millis")
           }
           failure ??= yield* Effect.flip(server.endWrite)
-          expect(["ConnectionReset", "BrokenPipe"]).toContain(failure.reason)
+          expectError(failure, ...resetWrite(format(server.remoteAddress)))
           expect(yield* server.recv).toEqual(Option.none())
         })))
 
@@ -280,8 +349,7 @@ export const conformance = <R>(
           const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
           yield* listener.accept
           yield* client.close
-          const error = yield* Effect.flip(client.endWrite)
-          expect([error._tag, error.reason]).toEqual(["WriteError", "Closed"])
+          expectError(yield* Effect.flip(client.endWrite), closedForWriting(format(client.remoteAddress)))
         })))
 
       it.live("a megabyte echoes back intact", () =>
@@ -308,8 +376,10 @@ export const conformance = <R>(
           const server = yield* listener.accept
           expect(client.localAddress.host).toBe("127.0.0.3")
           expect(server.remoteAddress).toEqual(client.localAddress)
-          const refused = yield* Effect.flip(Tcp.connect({ host: "127.0.0.4", port: listener.address.port }))
-          expect(refused.reason).toBe("ConnectionRefused")
+          expectError(
+            yield* Effect.flip(Tcp.connect({ host: "127.0.0.4", port: listener.address.port })),
+            refused(`127.0.0.4:${listener.address.port}`)
+          )
         })))
 
       it.live("the connections stream yields each connection in order", () =>
@@ -327,8 +397,13 @@ export const conformance = <R>(
           const listener = yield* Tcp.listen()
           const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port, idleTimeout: "30 millis" })
           yield* listener.accept
-          const error = yield* Effect.flip(client.recv)
-          expect([error._tag, error.reason]).toEqual(["ReadError", "TimedOut"])
+          const peer = format(client.remoteAddress)
+          expectError(yield* Effect.flip(client.recv), {
+            _tag: "ReadError",
+            reason: "TimedOut",
+            address: peer,
+            message: `read from ${peer} timed out: nothing arrived for 30ms`
+          })
         })))
 
       it.live("serve runs handlers concurrently, at most `concurrency` at once", () =>
@@ -387,7 +462,13 @@ export const conformance = <R>(
             const result = yield* Effect.either(client.send(chunk))
             if (Either.isLeft(result)) failure = result.left
           }
-          expect([failure?._tag, failure?.reason]).toEqual(["WriteError", "TimedOut"])
+          const peer = format(client.remoteAddress)
+          expectError(failure, {
+            _tag: "WriteError",
+            reason: "TimedOut",
+            address: peer,
+            message: `write to ${peer} timed out: the peer took nothing for 100ms`
+          })
         })))
 
       it.live("interruption closes everything: the ports can be bound again", () =>
@@ -423,33 +504,70 @@ export const conformance = <R>(
 
       it.live("bad ports and hosts are AddressErrors; unknown names are HostNotFound", () =>
         run(Effect.gen(function*() {
-          const badPort = yield* Effect.flip(Tcp.listen({ port: 70000 }))
-          expect([badPort._tag, badPort.reason]).toEqual(["AddressError", "InvalidPort"])
-          const badHost = yield* Effect.flip(Tcp.listen({ host: "not a host!" }))
-          expect([badHost._tag, badHost.reason]).toEqual(["AddressError", "InvalidHost"])
-          const portZero = yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port: 0 }))
-          expect([portZero._tag, portZero.reason]).toEqual(["AddressError", "InvalidPort"])
-          const emptyHost = yield* Effect.flip(Tcp.connect({ host: "", port: 80 }))
-          expect([emptyHost._tag, emptyHost.reason]).toEqual(["AddressError", "InvalidHost"])
-          const listenName = yield* Effect.flip(Tcp.listen({ host: "no-such-host.invalid" }))
-          expect([listenName._tag, listenName.reason]).toEqual(["AddressError", "HostNotFound"])
-          const connectName = yield* Effect.flip(Tcp.connect({ host: "no-such-host.invalid", port: 80 }))
-          expect([connectName._tag, connectName.reason]).toEqual(["ConnectError", "HostNotFound"])
+          expectError(yield* Effect.flip(Tcp.listen({ port: 70000 })), {
+            _tag: "AddressError",
+            reason: "InvalidPort",
+            message: "port 70000 is not an integer in 0..65535"
+          })
+          expectError(yield* Effect.flip(Tcp.listen({ host: "not a host!" })), {
+            _tag: "AddressError",
+            reason: "InvalidHost",
+            message: `host "not a host!" is neither an IP address nor a valid host name`
+          })
+          expectError(yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port: 0 })), {
+            _tag: "AddressError",
+            reason: "InvalidPort",
+            message: "port 0 is not an integer in 1..65535"
+          })
+          expectError(yield* Effect.flip(Tcp.connect({ host: "", port: 80 })), {
+            _tag: "AddressError",
+            reason: "InvalidHost",
+            message: `host "" is empty or not a string`
+          })
+          expectError(yield* Effect.flip(Tcp.listen({ host: "no-such-host.invalid" })), {
+            _tag: "AddressError",
+            reason: "HostNotFound",
+            code: "ENOTFOUND",
+            address: "no-such-host.invalid:0",
+            message: "resolve no-such-host.invalid:0 failed: host not found (ENOTFOUND)"
+          })
+          expectError(yield* Effect.flip(Tcp.connect({ host: "no-such-host.invalid", port: 80 })), {
+            _tag: "ConnectError",
+            reason: "HostNotFound",
+            code: "ENOTFOUND",
+            address: "no-such-host.invalid:80",
+            message: "connect to no-such-host.invalid:80 failed: host not found (ENOTFOUND)"
+          })
         })))
     })
 
     it.live("out-of-range options are typed InvalidArgument errors", () =>
       run(Effect.gen(function*() {
-        const backlog = yield* Effect.flip(Tcp.listen({ backlog: 0 }))
-        expect([backlog._tag, backlog.reason]).toEqual(["BindError", "InvalidArgument"])
-        const timeout = yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port: 9, timeout: -1 }))
-        expect([timeout._tag, timeout.reason]).toEqual(["ConnectError", "InvalidArgument"])
-        const idle = yield* Effect.flip(Tcp.listen({ idleTimeout: "soon" as never }))
-        expect([idle._tag, idle.reason]).toEqual(["BindError", "InvalidArgument"])
-        const buffer = yield* Effect.flip(Udp.bind({ receiveBufferSize: 0 }))
-        expect([buffer._tag, buffer.reason]).toEqual(["BindError", "InvalidArgument"])
-        const ttl = yield* Effect.flip(Udp.bind({ ttl: 300 }))
-        expect([ttl._tag, ttl.reason]).toEqual(["BindError", "InvalidArgument"])
+        expectError(yield* Effect.flip(Tcp.listen({ backlog: 0 })), {
+          _tag: "BindError",
+          reason: "InvalidArgument",
+          message: "backlog 0 is not a positive integer"
+        })
+        expectError(yield* Effect.flip(Tcp.connect({ host: "127.0.0.1", port: 9, timeout: -1 })), {
+          _tag: "ConnectError",
+          reason: "InvalidArgument",
+          message: "timeout -1 is not a non-negative duration"
+        })
+        expectError(yield* Effect.flip(Tcp.listen({ idleTimeout: "soon" as never })), {
+          _tag: "BindError",
+          reason: "InvalidArgument",
+          message: "idleTimeout soon is not a non-negative duration"
+        })
+        expectError(yield* Effect.flip(Udp.bind({ receiveBufferSize: 0 })), {
+          _tag: "BindError",
+          reason: "InvalidArgument",
+          message: "Udp: receiveBufferSize 0 is not a positive integer"
+        })
+        expectError(yield* Effect.flip(Udp.bind({ ttl: 300 })), {
+          _tag: "BindError",
+          reason: "InvalidArgument",
+          message: "Udp: ttl 300 is not an integer in 1..255"
+        })
       })))
 
 
@@ -467,12 +585,23 @@ export const conformance = <R>(
           yield* client.endWrite
           expect(yield* recvAll(server)).toBe("mapped")
           // ::1 is another host: an IPv6 source cannot reach an IPv4-mapped target.
-          const fromSix = yield* Effect.flip(Tcp.connect({ host: "::ffff:127.0.0.1", port, localAddress: "::1" }))
-          expect([fromSix._tag, fromSix.reason]).toEqual(["ConnectError", "NetworkUnreachable"])
+          expectError(yield* Effect.flip(Tcp.connect({ host: "::ffff:127.0.0.1", port, localAddress: "::1" })), {
+            _tag: "ConnectError",
+            reason: "NetworkUnreachable",
+            code: "ENETUNREACH",
+            address: `[::ffff:127.0.0.1]:${port}`,
+            message: `connect to [::ffff:127.0.0.1]:${port} failed: network unreachable (ENETUNREACH)`
+          })
           // ... and an IPv4-mapped source cannot reach an IPv6 target.
           const six = yield* Tcp.listen({ host: "::1" })
           const toSix = yield* Effect.flip(Tcp.connect({ host: "::1", port: six.address.port, localAddress: "::ffff:127.0.0.1" }))
-          expect([toSix._tag, toSix.reason]).toEqual(["ConnectError", "InvalidAddress"])
+          expectError(toSix, {
+            _tag: "ConnectError",
+            reason: "InvalidAddress",
+            code: "EAFNOSUPPORT",
+            address: format(six.address),
+            message: `connect to ${format(six.address)} failed: invalid address (EAFNOSUPPORT)`
+          })
         })))
 
       it.live("a listener on ::ffff:127.0.0.1 is IPv6 to itself and takes 127.0.0.1's port; ipv6Only refuses it", () =>
@@ -480,17 +609,20 @@ export const conformance = <R>(
           const listener = yield* Tcp.listen({ host: "::ffff:127.0.0.1" })
           const port = listener.address.port
           expect(listener.address).toEqual({ family: "IPv6", host: "::ffff:127.0.0.1", port })
-          const conflict = yield* Effect.flip(Tcp.listen({ host: "127.0.0.1", port }))
-          expect([conflict._tag, conflict.reason]).toEqual(["BindError", "AddressInUse"])
+          expectError(yield* Effect.flip(Tcp.listen({ host: "127.0.0.1", port })), inUse("listen on", `127.0.0.1:${port}`))
           const client = yield* Tcp.connect({ host: "127.0.0.1", port })
           expect(client.remoteAddress).toEqual({ family: "IPv4", host: "127.0.0.1", port })
           const server = yield* listener.accept
           expect(server.localAddress).toEqual(listener.address)
           expect(server.remoteAddress).toEqual({ family: "IPv6", host: "::ffff:127.0.0.1", port: client.localAddress.port })
-          const refused = yield* Effect.flip(Tcp.connect({ host: "::1", port }))
-          expect(refused.reason).toBe("ConnectionRefused")
-          const v6Only = yield* Effect.flip(Tcp.listen({ host: "::ffff:127.0.0.1", ipv6Only: true }))
-          expect([v6Only._tag, v6Only.reason]).toEqual(["BindError", "InvalidAddress"])
+          expectError(yield* Effect.flip(Tcp.connect({ host: "::1", port })), refused(`[::1]:${port}`))
+          expectError(yield* Effect.flip(Tcp.listen({ host: "::ffff:127.0.0.1", ipv6Only: true })), {
+            _tag: "BindError",
+            reason: "InvalidAddress",
+            code: "EINVAL",
+            address: "[::ffff:127.0.0.1]:0",
+            message: "listen on [::ffff:127.0.0.1]:0 failed: invalid address (EINVAL)"
+          })
         })))
 
       it.live("ipv6Only on ::1 is accepted and leaves IPv4 on the same port alone", () =>
@@ -511,13 +643,26 @@ export const conformance = <R>(
           yield* four.send("back", request.from)
           const reply = yield* mapped.recv
           expect(reply.from).toEqual({ family: "IPv6", host: "::ffff:127.0.0.1", port: four.address.port })
-          const conflict = yield* Effect.flip(Udp.bind({ host: "127.0.0.1", port: mapped.address.port }))
-          expect([conflict._tag, conflict.reason]).toEqual(["BindError", "AddressInUse"])
+          expectError(
+            yield* Effect.flip(Udp.bind({ host: "127.0.0.1", port: mapped.address.port })),
+            inUse("bind to", `127.0.0.1:${mapped.address.port}`)
+          )
           const six = yield* Udp.bind({ family: "IPv6" })
-          const unreachable = yield* Effect.flip(six.send("x", { host: "::ffff:127.0.0.1", port: four.address.port }))
-          expect([unreachable._tag, unreachable.reason]).toEqual(["SendError", "NetworkUnreachable"])
-          const toSix = yield* Effect.flip(mapped.send("x", six.address))
-          expect([toSix._tag, toSix.reason]).toEqual(["SendError", "InvalidAddress"])
+          const mappedFour = `[::ffff:127.0.0.1]:${four.address.port}`
+          expectError(yield* Effect.flip(six.send("x", { host: "::ffff:127.0.0.1", port: four.address.port })), {
+            _tag: "SendError",
+            reason: "NetworkUnreachable",
+            code: "ENETUNREACH",
+            address: mappedFour,
+            message: `send to ${mappedFour} failed: network unreachable (ENETUNREACH)`
+          })
+          expectError(yield* Effect.flip(mapped.send("x", six.address)), {
+            _tag: "SendError",
+            reason: "InvalidAddress",
+            code: "EAFNOSUPPORT",
+            address: format(six.address),
+            message: `send to ${format(six.address)} failed: invalid address (EAFNOSUPPORT)`
+          })
         })))
 
       it.live("localhost is what the machine's resolver returns", () =>
@@ -534,15 +679,31 @@ export const conformance = <R>(
           yield* Effect.scoped(Tcp.listen({ host: "127.0.0.1", port: six.address.port }))
           const toSix = yield* Effect.either(Tcp.connect({ host: "localhost", port: six.address.port }))
           if (hasSix) expect(Either.isRight(toSix)).toBe(true)
-          else expect(Either.isLeft(toSix) && toSix.left.reason).toBe("ConnectionRefused")
+          else expectError(Option.getOrUndefined(Either.getLeft(toSix)), refused(`localhost:${six.address.port}`))
           // An IPv6 socket looks localhost up in IPv6.
           const socket = yield* Udp.bind({ family: "IPv6" })
           const sent = yield* Effect.either(socket.send("self", { host: "localhost", port: socket.address.port }))
           if (hasSix) expect(text((yield* socket.recv).payload)).toBe("self")
-          else expect(Either.isLeft(sent) && [sent.left._tag, sent.left.reason]).toEqual(["SendError", "HostNotFound"])
+          else {
+            expectError(Option.getOrUndefined(Either.getLeft(sent)), {
+              _tag: "SendError",
+              reason: "HostNotFound",
+              code: "ENOTFOUND",
+              address: `localhost:${socket.address.port}`,
+              message: `send to localhost:${socket.address.port} failed: host not found (ENOTFOUND)`
+            })
+          }
           const bound = yield* Effect.either(Udp.bind({ host: "localhost", family: "IPv6" }))
           if (hasSix) expect(Either.isRight(bound) && bound.right.address.host).toBe("::1")
-          else expect(Either.isLeft(bound) && [bound.left._tag, bound.left.reason]).toEqual(["AddressError", "HostNotFound"])
+          else {
+            expectError(Option.getOrUndefined(Either.getLeft(bound)), {
+              _tag: "AddressError",
+              reason: "HostNotFound",
+              code: "ENOTFOUND",
+              address: "localhost",
+              message: "resolve localhost failed: host not found (ENOTFOUND)"
+            })
+          }
         })))
     })
 
@@ -576,14 +737,22 @@ export const conformance = <R>(
       it.live("over 65,507 bytes (IPv4) / 65,527 (IPv6) is MessageTooLarge", () =>
         run(Effect.gen(function*() {
           const a = yield* Udp.bind()
-          const error = yield* Effect.flip(a.send(new Uint8Array(65_508), a.address))
-          expect([error._tag, error.reason]).toEqual(["SendError", "MessageTooLarge"])
+          expectError(yield* Effect.flip(a.send(new Uint8Array(65_508), a.address)), {
+            _tag: "SendError",
+            reason: "MessageTooLarge",
+            address: format(a.address),
+            message: `send of 65508 bytes from ${format(a.address)} failed: a UDP datagram over IPv4 carries at most 65507 bytes`
+          })
           const six = yield* Udp.bind({ family: "IPv6" })
           expect(six.address.host).toBe("::1")
           yield* six.send(new Uint8Array(65_527), six.address)
           expect((yield* six.recv).payload.length).toBe(65_527)
-          const tooBig = yield* Effect.flip(six.send(new Uint8Array(65_528), six.address))
-          expect(tooBig.reason).toBe("MessageTooLarge")
+          expectError(yield* Effect.flip(six.send(new Uint8Array(65_528), six.address)), {
+            _tag: "SendError",
+            reason: "MessageTooLarge",
+            address: format(six.address),
+            message: `send of 65528 bytes from ${format(six.address)} failed: a UDP datagram over IPv6 carries at most 65527 bytes`
+          })
         })))
 
       it.live("a full receive buffer drops the newest (default) and counts it", () =>
@@ -607,8 +776,7 @@ export const conformance = <R>(
       it.live("bind on a port in use is AddressInUse", () =>
         run(Effect.gen(function*() {
           const a = yield* Udp.bind()
-          const error = yield* Effect.flip(Udp.bind({ port: a.address.port }))
-          expect([error._tag, error.reason]).toEqual(["BindError", "AddressInUse"])
+          expectError(yield* Effect.flip(Udp.bind({ port: a.address.port })), inUse("bind to", format(a.address)))
         })))
 
       it.live("after close: send and recv fail Closed, datagrams ends", () =>
@@ -620,11 +788,21 @@ export const conformance = <R>(
           yield* a.close
           yield* a.close
           expect(Chunk.size(yield* Fiber.join(collecting))).toBe(0)
-          expect((yield* Fiber.join(waiting)).reason).toBe("Closed")
-          const send = yield* Effect.flip(a.send("x", { host: "127.0.0.1", port: 9 }))
-          expect([send._tag, send.reason]).toEqual(["SendError", "Closed"])
-          const recv = yield* Effect.flip(a.recv)
-          expect([recv._tag, recv.reason]).toEqual(["ReceiveError", "Closed"])
+          const here = format(a.address)
+          const closedReceive: ExpectedError = {
+            _tag: "ReceiveError",
+            reason: "Closed",
+            address: here,
+            message: `receive on ${here} failed: the socket is closed`
+          }
+          expectError(yield* Fiber.join(waiting), closedReceive)
+          expectError(yield* Effect.flip(a.send("x", { host: "127.0.0.1", port: 9 })), {
+            _tag: "SendError",
+            reason: "Closed",
+            address: here,
+            message: `send from ${here} failed: the socket is closed`
+          })
+          expectError(yield* Effect.flip(a.recv), closedReceive)
         })))
 
       it.live("a connected socket hears only its peer", () =>
@@ -650,8 +828,13 @@ export const conformance = <R>(
           const client = yield* Udp.connect({ host: "127.0.0.1", port: server.address.port })
           yield* client.send("named", server.address)
           expect(text((yield* server.recv).payload)).toBe("named")
-          const other = yield* Effect.flip(client.send("x", { host: "127.0.0.1", port: server.address.port + 1 }))
-          expect(other.reason).toBe("InvalidAddress")
+          const other = `127.0.0.1:${server.address.port + 1}`
+          expectError(yield* Effect.flip(client.send("x", { host: "127.0.0.1", port: server.address.port + 1 })), {
+            _tag: "SendError",
+            reason: "InvalidAddress",
+            address: other,
+            message: `send to ${other} failed: the socket is connected to ${format(server.address)}`
+          })
         })))
 
       it.live("UDP hosts are loopback addresses: bind on 127.0.0.2", () =>
@@ -671,25 +854,54 @@ export const conformance = <R>(
           expect(yield* Effect.timeoutOption(unconnected.recv, "50 millis")).toEqual(Option.none())
           const connected = yield* Udp.connect({ host: "127.0.0.1", port })
           yield* connected.send("refused")
-          const error = yield* Effect.flip(connected.recv)
-          expect([error._tag, error.reason]).toEqual(["ReceiveError", "ConnectionRefused"])
+          expectError(yield* Effect.flip(connected.recv), {
+            _tag: "ReceiveError",
+            reason: "ConnectionRefused",
+            code: "ECONNREFUSED",
+            address: `127.0.0.1:${port}`,
+            message: `receive from 127.0.0.1:${port} failed: connection refused (ECONNREFUSED)`
+          })
         })))
 
       it.live("bad destinations are InvalidAddress; unknown names HostNotFound", () =>
         run(Effect.gen(function*() {
           const a = yield* Udp.bind()
-          const noDestination = yield* Effect.flip(a.send("x"))
-          expect([noDestination._tag, noDestination.reason]).toEqual(["SendError", "InvalidAddress"])
-          const portZero = yield* Effect.flip(a.send("x", { host: "127.0.0.1", port: 0 }))
-          expect(portZero.reason).toBe("InvalidAddress")
-          const wrongFamily = yield* Effect.flip(a.send("x", { host: "::1", port: 9 }))
-          expect(wrongFamily.reason).toBe("InvalidAddress")
-          const name = yield* Effect.flip(a.send("x", { host: "no-such-host.invalid", port: 9 }))
-          expect(name.reason).toBe("HostNotFound")
-          const badPort = yield* Effect.flip(Udp.bind({ port: -1 }))
-          expect([badPort._tag, badPort.reason]).toEqual(["AddressError", "InvalidPort"])
-          const connectName = yield* Effect.flip(Udp.connect({ host: "no-such-host.invalid", port: 9 }))
-          expect([connectName._tag, connectName.reason]).toEqual(["ConnectError", "HostNotFound"])
+          expectError(yield* Effect.flip(a.send("x")), {
+            _tag: "SendError",
+            reason: "InvalidAddress",
+            message: `send from ${format(a.address)} failed: the socket is not connected, so a destination is required`
+          })
+          expectError(yield* Effect.flip(a.send("x", { host: "127.0.0.1", port: 0 })), {
+            _tag: "SendError",
+            reason: "InvalidAddress",
+            address: "127.0.0.1:0",
+            message: "send to 127.0.0.1:0 failed: port 0 is not an integer in 1..65535"
+          })
+          expectError(yield* Effect.flip(a.send("x", { host: "::1", port: 9 })), {
+            _tag: "SendError",
+            reason: "InvalidAddress",
+            address: "[::1]:9",
+            message: "send to [::1]:9 failed: ::1 is not an IPv4 address"
+          })
+          expectError(yield* Effect.flip(a.send("x", { host: "no-such-host.invalid", port: 9 })), {
+            _tag: "SendError",
+            reason: "HostNotFound",
+            code: "ENOTFOUND",
+            address: "no-such-host.invalid:9",
+            message: "send to no-such-host.invalid:9 failed: host not found (ENOTFOUND)"
+          })
+          expectError(yield* Effect.flip(Udp.bind({ port: -1 })), {
+            _tag: "AddressError",
+            reason: "InvalidPort",
+            message: "port -1 is not an integer in 0..65535"
+          })
+          expectError(yield* Effect.flip(Udp.connect({ host: "no-such-host.invalid", port: 9 })), {
+            _tag: "ConnectError",
+            reason: "HostNotFound",
+            code: "ENOTFOUND",
+            address: "no-such-host.invalid:9",
+            message: "resolve no-such-host.invalid:9 failed: host not found (ENOTFOUND)"
+          })
         })))
 
       it.live("interruption closes the socket: the port can be bound again", () =>

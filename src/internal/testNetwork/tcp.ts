@@ -14,6 +14,7 @@ import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener, TcpSock
 import type { Packet, TcpConnectionInfo, TcpListenerInfo } from "../../TestNetwork.js"
 import { invalidWrite, isPayload } from "../arguments.js"
 import { optionalDuration, optionalPositiveInteger } from "../options.js"
+import { systemError } from "./errors.js"
 import type * as Fault from "./faults.js"
 import type { Binding, Carrier, Roll, World } from "./world.js"
 import { isMapped, preferred, reaches, rollOnce, seenBy, wireHost } from "./world.js"
@@ -360,10 +361,10 @@ const makeConnection = (
 ): TcpConnection => {
   const signal = stack.world.signal
   const peer = format(endpoint.remoteAddress)
-  const readFailure = (reason: ReadError["reason"], detail: string) =>
-    new ReadError({ reason, message: `read from ${peer} failed: ${detail}`, address: peer })
-  const writeFailure = (reason: WriteError["reason"], detail: string) =>
-    new WriteError({ reason, message: `write to ${peer} failed: ${detail}`, address: peer })
+  const readReset = () => systemError("ReadError", { code: "ECONNRESET", syscall: "read" }, "read from", peer)
+  const writeReset = () => systemError("WriteError", { code: "ECONNRESET", syscall: "write" }, "write to", peer)
+  const closedForWriting = () =>
+    new WriteError({ reason: "Closed", message: `write to ${peer} failed: the connection is closed for writing`, address: peer })
 
   // The read step shared by `recv` (one chunk) and `stream` (all buffered
   // chunks): chunks, or the end (EOF, local close) or a reset.
@@ -378,7 +379,7 @@ const makeConnection = (
         case "fin":
           return Exit.succeed("end")
         case "rst":
-          return Exit.fail(readFailure("ConnectionReset", "connection reset by peer"))
+          return Exit.fail(readReset())
         case "open":
           return endpoint.connection.nextArrival() ?? null
       }
@@ -386,7 +387,12 @@ const makeConnection = (
   const withIdleTimeout = <A>(effect: Effect.Effect<A, ReadError>): Effect.Effect<A, ReadError> =>
     idleTimeout === undefined ? effect : Effect.timeoutFail(effect, {
       duration: idleTimeout,
-      onTimeout: () => readFailure("TimedOut", `nothing received for ${Duration.format(idleTimeout)}`)
+      onTimeout: () =>
+        new ReadError({
+          reason: "TimedOut",
+          message: `read from ${peer} timed out: nothing arrived for ${Duration.format(idleTimeout)}`,
+          address: peer
+        })
     })
 
   const recv = withIdleTimeout(Effect.clockWith(read(false))).pipe(
@@ -413,22 +419,28 @@ const makeConnection = (
       }
       return signal.await(clock, (now) => {
         endpoint.connection.settle(now)
-        if (endpoint.writeReset) return Exit.fail(writeFailure("ConnectionReset", "connection reset by peer"))
+        if (endpoint.writeReset) return Exit.fail(writeReset())
         if (endpoint.closed || endpoint.writeEnded) {
-          return Exit.fail(writeFailure("Closed", "the connection is closed for writing"))
+          return Exit.fail(closedForWriting())
         }
         if (bytes.length === 0) return Exit.void
         const room = endpoint.outbound.room()
         if (room > 0) {
           const end = Math.min(bytes.length, offset + room)
           if (!endpoint.outbound.write(bytes.subarray(offset, end), now)) {
-            return Exit.fail(writeFailure("ConnectionReset", "connection reset"))
+            return Exit.fail(writeReset())
           }
           offset = end
           progress = now
           if (offset === bytes.length) return Exit.void
         } else if (idleTimeout !== undefined && now - progress >= Duration.toMillis(idleTimeout)) {
-          return Exit.fail(writeFailure("TimedOut", `the peer took nothing for ${Duration.format(idleTimeout)}`))
+          return Exit.fail(
+            new WriteError({
+              reason: "TimedOut",
+              message: `write to ${peer} timed out: the peer took nothing for ${Duration.format(idleTimeout)}`,
+              address: peer
+            })
+          )
         }
         return wait()
       })
@@ -439,9 +451,9 @@ const makeConnection = (
     Effect.suspend(() => {
       const now = clock.unsafeCurrentTimeMillis()
       endpoint.connection.settle(now)
-      if (endpoint.writeReset) return Effect.fail(writeFailure("ConnectionReset", "connection reset by peer"))
+      if (endpoint.writeReset) return Effect.fail(writeReset())
       if (endpoint.writeEnded) return Effect.void
-      if (endpoint.closed) return Effect.fail(writeFailure("Closed", "the connection is closed for writing"))
+      if (endpoint.closed) return Effect.fail(closedForWriting())
       endpoint.writeEnded = true
       endpoint.outbound.fin(now)
       return Effect.void
@@ -474,24 +486,13 @@ export const listen = (
     const ips = stack.world.resolve(hostText)
     if (ips === undefined) {
       const where = format({ host: hostText, port })
-      return yield* new AddressError({
-        reason: "HostNotFound",
-        message: `resolve ${where} failed: host not found`,
-        address: where,
-        code: "ENOTFOUND"
-      })
+      return yield* systemError("AddressError", { code: "ENOTFOUND", syscall: "getaddrinfo" }, "resolve", where)
     }
     const host = preferred(ips)!
     if (options.ipv6Only === true && isMapped(host)) {
       // Linux refuses an IPv4-mapped address on an IPv6-only socket.
       const where = format({ host, port })
-      return yield* new BindError({
-        reason: "InvalidAddress",
-        message: `listen on ${where} failed: an IPv4-mapped address cannot be ipv6Only`,
-        address: where,
-        code: "EINVAL",
-        syscall: "listen"
-      })
+      return yield* systemError("BindError", { code: "EINVAL", syscall: "listen" }, "listen on", where)
     }
     const binding: Binding = {
       host: wireHost(host),
@@ -503,14 +504,7 @@ export const listen = (
         const bound = stack.world.tcpPorts.take(binding, port)
         if (bound === undefined) {
           const where = format({ host, port })
-          return Effect.fail(
-            new BindError({
-              reason: "AddressInUse",
-              message: `listen on ${where} failed: address in use`,
-              address: where,
-              code: "EADDRINUSE"
-            })
-          )
+          return Effect.fail(systemError("BindError", { code: "EADDRINUSE", syscall: "listen" }, "listen on", where))
         }
         const listener = new Listener(address(host, bound), binding, backlog)
         stack.listeners.add(listener)
@@ -575,22 +569,21 @@ export const connect = (
     const timeout = yield* optionalDuration(options.timeout, "timeout", invalid)
     const idleTimeout = yield* settingsOf(options, invalid)
     const target = format({ host: hostText, port })
-    const failure = (reason: ConnectError["reason"], detail: string, code?: string) =>
-      new ConnectError({
-        reason,
-        message: `connect to ${target} failed: ${detail}`,
-        address: target,
-        ...(code === undefined ? {} : { code })
-      })
+    const failure = (code: string, syscall = "connect") => systemError("ConnectError", { code, syscall }, "connect to", target)
     const ips = stack.world.resolve(hostText)
-    if (ips === undefined) return yield* failure("HostNotFound", `host "${hostText}" does not resolve`, "ENOTFOUND")
+    if (ips === undefined) return yield* failure("ENOTFOUND", "getaddrinfo")
     const local = localText === undefined ? undefined : stack.world.resolve(localText)?.[0]
     if (localText !== undefined && (local === undefined || familyOf(localText) === undefined)) {
-      return yield* failure("InvalidAddress", `local address "${localText}" is not an IP address`, "ERR_INVALID_IP_ADDRESS")
+      return yield* new ConnectError({
+        reason: "InvalidAddress",
+        message: `connect to ${target} failed: local address "${localText}" is not an IP address`,
+        address: target,
+        code: "ERR_INVALID_IP_ADDRESS"
+      })
     }
     const candidates = ips.filter((ip) => local === undefined || familyOf(ip) === familyOf(local))
     if (candidates.length === 0) {
-      return yield* failure("InvalidAddress", `local address ${local} cannot reach ${hostText}`, "EAFNOSUPPORT")
+      return yield* failure("EAFNOSUPPORT")
     }
     // Like Node's autoSelectFamily: the next address when one refuses.
     const attempt = (index: number): Effect.Effect<Endpoint, ConnectError, Scope.Scope> =>
@@ -602,7 +595,12 @@ export const connect = (
       )
     const endpoint = yield* timeout === undefined ? attempt(0) : Effect.timeoutFail(attempt(0), {
       duration: timeout,
-      onTimeout: () => failure("TimedOut", `not connected within ${Duration.format(timeout)}`, "ETIMEDOUT")
+      onTimeout: () =>
+        new ConnectError({
+          reason: "TimedOut",
+          message: `connect to ${target} failed: timed out after ${Duration.format(timeout)}`,
+          address: target
+        })
     })
     return makeConnection(stack, endpoint, idleTimeout)
   })
@@ -619,7 +617,7 @@ const connectTo = (
   port: number,
   localHost: string | undefined,
   localPort: number,
-  failure: (reason: ConnectError["reason"], detail: string, code?: string) => ConnectError
+  failure: (code: string, syscall?: string) => ConnectError
 ): Effect.Effect<Endpoint, ConnectError, Scope.Scope> =>
   Effect.clockWith((clock) => {
     const world = stack.world
@@ -631,16 +629,12 @@ const connectTo = (
     // As Linux: an IPv6 source cannot reach an IPv4-mapped target, an
     // IPv4-mapped source cannot reach an IPv6 one.
     if (familyOf(source) !== wireFamily) {
-      return Effect.fail(
-        wireFamily === "IPv4"
-          ? failure("NetworkUnreachable", `${localView} cannot reach the IPv4-mapped ${target}`, "ENETUNREACH")
-          : failure("InvalidAddress", `the IPv4-mapped ${localView} cannot reach ${target}`, "EAFNOSUPPORT")
-      )
+      return Effect.fail(failure(wireFamily === "IPv4" ? "ENETUNREACH" : "EAFNOSUPPORT"))
     }
     const roll = rollOnce(world.random)
     const start = clock.unsafeCurrentTimeMillis()
     const givenUp = (now: number) => now - start >= synTimeout
-    const timedOut = Exit.fail(failure("TimedOut", "no answer to SYN", "ETIMEDOUT"))
+    const timedOut = Exit.fail(failure("ETIMEDOUT"))
     // The SYN leaves once the link lets it through (a blocked link drops
     // it and the kernel retries until it gives up) ...
     const syn = world.signal.await(clock, (now) => {
@@ -658,11 +652,11 @@ const connectTo = (
         if (givenUp(now)) return timedOut
         const listener = stack.find(host, port)
         if (world.faults(source, host, roll).refuse || listener === undefined) {
-          return Exit.fail(failure("ConnectionRefused", "connection refused", "ECONNREFUSED"))
+          return Exit.fail(failure("ECONNREFUSED"))
         }
         const bound = world.tcpPorts.take({ host: source, reuse: false, v6Only: false }, localPort)
         if (bound === undefined) {
-          return Exit.fail(failure("Unknown", `local address ${format({ host: localView, port: localPort })} in use`, "EADDRINUSE"))
+          return Exit.fail(failure("EADDRINUSE", "bind"))
         }
         const connection = new Connection(stack, address(source, bound), address(host, port), roll, {
           clientFamily: family,

@@ -13,6 +13,7 @@ import type { Packet, UdpSocketInfo } from "../../TestNetwork.js"
 import { maxPayload } from "../../Udp.js"
 import { invalidSend, isPayload } from "../arguments.js"
 import { validateUdpBindOptions } from "../udpOptions.js"
+import { systemError } from "./errors.js"
 import type { Carrier, World } from "./world.js"
 import { canonical, isMapped, isWildcard, preferred, reaches, seenBy, wireHost } from "./world.js"
 
@@ -229,13 +230,7 @@ const open = (
     // there is a name that does not resolve.
     const isName = requested !== undefined && familyOf(requested) === undefined
     if (ips === undefined || (isName && preferred(ips, family) === undefined)) {
-      const where = format({ host: requested ?? "", port })
-      return yield* new AddressError({
-        reason: "HostNotFound",
-        message: `resolve ${where} failed: host not found${ips === undefined ? "" : ` for ${family}`}`,
-        address: where,
-        code: "ENOTFOUND"
-      })
+      return yield* systemError("AddressError", { code: "ENOTFOUND", syscall: "getaddrinfo" }, "resolve", requested)
     }
     const host = preferred(ips, family) ?? ips[0]
     const where = format({ host, port })
@@ -251,12 +246,7 @@ const open = (
         const binding = { host: wireHost(host), reuse: options.reuseAddress === true, v6Only: false }
         const bound = fabric.world.udpPorts.take(binding, port)
         if (bound === undefined) {
-          return Effect.fail(new BindError({
-            reason: "AddressInUse",
-            message: `bind to ${where} failed: address in use`,
-            address: where,
-            code: "EADDRINUSE"
-          }))
+          return Effect.fail(systemError("BindError", { code: "EADDRINUSE", syscall: "bind" }, "bind to", where))
         }
         const socket = new Socket(address(host, bound), binding.host, peer, capacity, overflow)
         fabric.sockets.add(socket)
@@ -269,14 +259,17 @@ const open = (
 const makeSocket = (fabric: UdpFabric, socket: Socket): UdpSocket => {
   const world = fabric.world
   const here = format(socket.address)
-  const sendFailure = (reason: SendError["reason"], detail: string, to?: string) =>
-    new SendError({
-      reason,
-      message: `send from ${here}${to === undefined ? "" : ` to ${to}`} failed: ${detail}`,
-      ...(to === undefined ? {} : { address: to })
-    })
-  const receiveFailure = (reason: ReceiveError["reason"], detail: string) =>
-    new ReceiveError({ reason, message: `receive on ${here} failed: ${detail}`, address: here })
+  // The peer of a connected socket, else the socket itself: what a failure
+  // reported by the kernel for no one destination is about.
+  const where = () => socket.peer === undefined ? here : format(socket.peer)
+  const invalidDestination = (to: string, why: string) =>
+    new SendError({ reason: "InvalidAddress", message: `send to ${to} failed: ${why}`, address: to })
+  const closedSend = () =>
+    new SendError({ reason: "Closed", message: `send from ${here} failed: the socket is closed`, address: here })
+  // A connected socket's peer answered with ICMP port unreachable, which
+  // the kernel reports to the next send or receive.
+  const refusedBy = <Step extends "SendError" | "ReceiveError">(step: Step) =>
+    systemError(step, { code: "ECONNREFUSED", syscall: "recvmsg" }, step === "SendError" ? "send to" : "receive from", where())
   const maximum = maxPayload[socket.address.family]
 
   const destination = (
@@ -284,7 +277,12 @@ const makeSocket = (fabric: UdpFabric, socket: Socket): UdpSocket => {
   ): Effect.Effect<SocketAddress, SendError> => {
     if (to === undefined) {
       return socket.peer === undefined
-        ? Effect.fail(sendFailure("InvalidAddress", "no destination given and the socket is not connected"))
+        ? Effect.fail(
+          new SendError({
+            reason: "InvalidAddress",
+            message: `send from ${here} failed: the socket is not connected, so a destination is required`
+          })
+        )
         : Effect.succeed(socket.peer)
     }
     const target = format({ host: String(to?.host), port: to?.port })
@@ -292,21 +290,22 @@ const makeSocket = (fabric: UdpFabric, socket: Socket): UdpSocket => {
       const host = yield* validateHost(to?.host)
       const port = yield* validatePort(to?.port, { allowZero: false })
       const ips = world.resolve(host)
-      if (ips === undefined) return yield* sendFailure("HostNotFound", `host "${host}" does not resolve`, target)
+      const notFound = () => systemError("SendError", { code: "ENOTFOUND", syscall: "getaddrinfo" }, "send to", target)
+      if (ips === undefined) return yield* notFound()
       const ip = preferred(ips, socket.address.family)
       if (ip === undefined) {
         // A name is looked up in the socket's family, as NodeNetwork does:
         // none there is a name that does not resolve.
         return yield* familyOf(host) === undefined
-          ? sendFailure("HostNotFound", `host "${host}" has no ${socket.address.family} address`, target)
-          : sendFailure("InvalidAddress", `${host} is not an ${socket.address.family} address`, target)
+          ? notFound()
+          : invalidDestination(target, `${host} is not an ${socket.address.family} address`)
       }
       const peer = socket.peer
       if (peer !== undefined && !(peer.host === ip && peer.port === port)) {
-        return yield* sendFailure("InvalidAddress", `the socket is connected to ${format(peer)}`, target)
+        return yield* invalidDestination(target, `the socket is connected to ${format(peer)}`)
       }
       return address(ip, port)
-    }).pipe(Effect.catchTag("AddressError", (error) => Effect.fail(sendFailure("InvalidAddress", error.message, target))))
+    }).pipe(Effect.catchTag("AddressError", (error) => Effect.fail(invalidDestination(target, error.message))))
   }
 
   // Datagrams leave from a concrete address even on a wildcard socket: the
@@ -323,15 +322,21 @@ const makeSocket = (fabric: UdpFabric, socket: Socket): UdpSocket => {
     Effect.clockWith((clock) =>
       Effect.suspend(() => {
         if (!isPayload(payload)) return Effect.fail(invalidSend(payload, here))
-        if (socket.closed) return Effect.fail(sendFailure("Closed", "the socket is closed"))
+        if (socket.closed) return Effect.fail(closedSend())
         fabric.settle(clock.unsafeCurrentTimeMillis())
         if (socket.refused) {
           socket.refused = false
-          return Effect.fail(sendFailure("ConnectionRefused", "port unreachable", socket.peer && format(socket.peer)))
+          return Effect.fail(refusedBy("SendError"))
         }
         const bytes = typeof payload === "string" ? encoder.encode(payload) : payload.slice()
         if (bytes.length > maximum) {
-          return Effect.fail(sendFailure("MessageTooLarge", `${bytes.length} bytes is over the ${maximum} a datagram carries`))
+          return Effect.fail(
+            new SendError({
+              reason: "MessageTooLarge",
+              message: `send of ${bytes.length} bytes from ${here} failed: a UDP datagram over ${socket.address.family} carries at most ${maximum} bytes`,
+              address: where()
+            })
+          )
         }
         return Effect.flatMap(destination(to), (target) =>
           Effect.suspend(() => {
@@ -340,11 +345,8 @@ const makeSocket = (fabric: UdpFabric, socket: Socket): UdpSocket => {
             // As Linux: an IPv6 source cannot reach an IPv4-mapped
             // destination, an IPv4-mapped source cannot reach an IPv6 one.
             if (source.family !== wireTarget.family) {
-              return Effect.fail(
-                wireTarget.family === "IPv4"
-                  ? sendFailure("NetworkUnreachable", `${here} cannot reach the IPv4-mapped ${target.host}`, format(target))
-                  : sendFailure("InvalidAddress", `the IPv4-mapped ${here} cannot reach ${target.host}`, format(target))
-              )
+              const code = wireTarget.family === "IPv4" ? "ENETUNREACH" : "EAFNOSUPPORT"
+              return Effect.fail(systemError("SendError", { code, syscall: "send" }, "send to", format(target)))
             }
             fabric.send(socket, source, wireTarget, bytes, clock.unsafeCurrentTimeMillis())
             return Effect.void
@@ -359,13 +361,15 @@ const makeSocket = (fabric: UdpFabric, socket: Socket): UdpSocket => {
       if (socket.closed) return Exit.fail(Option.none())
       if (socket.refused) {
         socket.refused = false
-        return Exit.fail(Option.some(receiveFailure("ConnectionRefused", "port unreachable")))
+        return Exit.fail(Option.some(refusedBy("ReceiveError")))
       }
       return fabric.nextArrival() ?? null
     })
 
   const recv = Effect.clockWith(receive(() => socket.buffer.shift()!)).pipe(
-    Effect.mapError(Option.getOrElse(() => receiveFailure("Closed", "the socket is closed")))
+    Effect.mapError(Option.getOrElse(() =>
+      new ReceiveError({ reason: "Closed", message: `receive on ${here} failed: the socket is closed`, address: here })
+    ))
   )
   const pull = Effect.clockWith(receive(() => {
     const all = socket.buffer
@@ -427,28 +431,14 @@ export const connect = (
     const port = yield* validatePort(options.port, { allowZero: false })
     const hostText = yield* validateHost(options.host)
     const ips = fabric.world.resolve(hostText)
-    if (ips === undefined) {
-      const target = format({ host: hostText, port })
-      return yield* new ConnectError({
-        reason: "HostNotFound",
-        message: `connect to ${target} failed: host "${hostText}" does not resolve`,
-        address: target,
-        code: "ENOTFOUND"
-      })
-    }
+    const notFound = () =>
+      systemError("ConnectError", { code: "ENOTFOUND", syscall: "getaddrinfo" }, "resolve", format({ host: hostText, port }))
+    if (ips === undefined) return yield* notFound()
     // The peer's address is looked up in the family of the bind host, if
     // any, an IPv4 one first, as NodeNetwork does.
     const bindFamily = typeof options.bind?.host === "string" ? familyOf(options.bind.host) : undefined
     const ip = preferred(ips, bindFamily)
-    if (ip === undefined) {
-      const target = format({ host: hostText, port })
-      return yield* new ConnectError({
-        reason: "HostNotFound",
-        message: `connect to ${target} failed: host "${hostText}" has no ${bindFamily} address`,
-        address: target,
-        code: "ENOTFOUND"
-      })
-    }
+    if (ip === undefined) return yield* notFound()
     const peer = address(ip, port)
     const socket = yield* open(fabric, {
       ...options.bind,

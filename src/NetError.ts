@@ -318,18 +318,7 @@ export class FrameError extends Schema.TaggedError<FrameError>("effect-net/Frame
  * @since 0.2.0
  * @category schemas
  */
-export const NetError: Schema.Union<[
-  typeof AddressError,
-  typeof BindError,
-  typeof AcceptError,
-  typeof ConnectError,
-  typeof ReadError,
-  typeof WriteError,
-  typeof SendError,
-  typeof ReceiveError,
-  typeof MulticastError,
-  typeof FrameError
-]> = Schema.Union(
+export const NetError = Schema.Union(
   AddressError,
   BindError,
   AcceptError,

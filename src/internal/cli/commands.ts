@@ -194,29 +194,26 @@ const proxyOptions = {
   ...faultOptions
 }
 
-const proxyTcp = Command.make("tcp", proxyOptions, ({ listen, upstream, ...flags }) =>
-  Effect.gen(function*() {
-    const proxy = yield* Proxy.tcp({
-      listen: { host: listen.host, port: listen.port },
-      upstream,
-      faults: faultsOf(flags),
-      seed: Option.getOrUndefined(flags.seed)
-    })
-    yield* announce(proxy.address)
-    return yield* Effect.never
-  })).pipe(Command.withDescription("relay TCP connections to --upstream, with faults"))
+/** A `proxy` subcommand: starts the proxy from the flags, announces it, and runs until interrupted. */
+const proxyCommand = <E, R>(
+  name: "tcp" | "udp",
+  start: (options: Proxy.TcpProxyOptions & Proxy.UdpProxyOptions) => Effect.Effect<Proxy.Proxy, E, R>,
+  description: string
+) =>
+  Command.make(name, proxyOptions, ({ listen, upstream, ...flags }) =>
+    Effect.gen(function*() {
+      const proxy = yield* start({
+        listen: { host: listen.host, port: listen.port },
+        upstream,
+        faults: faultsOf(flags),
+        seed: Option.getOrUndefined(flags.seed)
+      })
+      yield* announce(proxy.address)
+      return yield* Effect.never
+    })).pipe(Command.withDescription(description))
 
-const proxyUdp = Command.make("udp", proxyOptions, ({ listen, upstream, ...flags }) =>
-  Effect.gen(function*() {
-    const proxy = yield* Proxy.udp({
-      listen: { host: listen.host, port: listen.port },
-      upstream,
-      faults: faultsOf(flags),
-      seed: Option.getOrUndefined(flags.seed)
-    })
-    yield* announce(proxy.address)
-    return yield* Effect.never
-  })).pipe(Command.withDescription("relay UDP datagrams to --upstream, with faults"))
+const proxyTcp = proxyCommand("tcp", Proxy.tcp, "relay TCP connections to --upstream, with faults")
+const proxyUdp = proxyCommand("udp", Proxy.udp, "relay UDP datagrams to --upstream, with faults")
 
 const tcp = Command.make("tcp").pipe(
   Command.withDescription("TCP, netcat-style"),

@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
+import type { EventEmitter } from "node:events"
 import type { Readable, Writable } from "node:stream"
 import { fromPull } from "../pullStream.js"
 
@@ -14,6 +15,22 @@ import { fromPull } from "../pullStream.js"
 export class StdioError extends Schema.TaggedError<StdioError>("effect-net/StdioError")("StdioError", {
   message: Schema.String
 }) {}
+
+/**
+ * Calls `listener` on each of `events` until it returns `true`, then stops
+ * listening; the function returned stops listening early (an interrupted
+ * wait).
+ */
+const listenUntil = (emitter: EventEmitter, events: ReadonlyArray<string>, listener: () => boolean): () => void => {
+  const onEvent = () => {
+    if (listener()) stop()
+  }
+  const stop = () => {
+    for (const event of events) emitter.off(event, onEvent)
+  }
+  for (const event of events) emitter.on(event, onEvent)
+  return stop
+}
 
 /**
  * A readable Node stream as bytes, pulled: nothing is read beyond the
@@ -45,18 +62,7 @@ export const fromReadable = (readable: Readable, name: string): Stream.Stream<Ui
       return true
     }
     if (attempt()) return
-    const retry = () => {
-      if (attempt()) stop()
-    }
-    const stop = () => {
-      readable.off("readable", retry)
-      readable.off("end", retry)
-      readable.off("error", retry)
-    }
-    readable.on("readable", retry)
-    readable.on("end", retry)
-    readable.on("error", retry)
-    return Effect.sync(stop)
+    return Effect.sync(listenUntil(readable, ["readable", "end", "error"], attempt))
   })
   return fromPull(pull)
 }
@@ -73,21 +79,12 @@ export const toWritable = (writable: Writable, name: string): Sink.Sink<void, Ui
   writable.on("error", (error) => {
     failure ??= new StdioError({ message: `writing ${name} failed: ${error.message}` })
   })
-  const drained = Effect.async<void, StdioError>((resume) => {
-    const done = () => {
-      stop()
+  const drained = Effect.async<void, StdioError>((resume) =>
+    Effect.sync(listenUntil(writable, ["drain", "error", "close"], () => {
       resume(failure === undefined ? Effect.void : Effect.fail(failure))
-    }
-    const stop = () => {
-      writable.off("drain", done)
-      writable.off("error", done)
-      writable.off("close", done)
-    }
-    writable.on("drain", done)
-    writable.on("error", done)
-    writable.on("close", done)
-    return Effect.sync(stop)
-  })
+      return true
+    }))
+  )
   const write = (chunk: Uint8Array): Effect.Effect<void, StdioError> =>
     Effect.suspend(() => {
       if (failure !== undefined) return Effect.fail(failure)

@@ -7,31 +7,33 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
-import type { TcpConnection } from "../src/Network.js"
 import * as Tcp from "../src/Tcp.js"
 import * as TestNetwork from "../src/TestNetwork.js"
 import * as Udp from "../src/Udp.js"
-
-class RequestTimeout extends Data.TaggedError("RequestTimeout") {}
-
-const decoder = new TextDecoder()
-const text = (bytes: Uint8Array) => decoder.decode(bytes)
-
-const readAll = (conn: TcpConnection) =>
-  conn.stream.pipe(Stream.runCollect, Effect.map((chunks) => Chunk.toReadonlyArray(chunks).map(text).join("")))
+import {
+  expectReplyOrTypedFailure,
+  replyTo,
+  requestInputs,
+  tcpAnswer,
+  tcpBudget,
+  tcpRequest,
+  type TcpRetry,
+  text,
+  udpAnswer,
+  udpBudget,
+  udpRequest
+} from "./utils/retryingClient.js"
+import { readAllText } from "./utils/tcp.js"
 
 /** Advances the TestClock in steps until `fiber` is done (at most `limit`). */
 const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, step: Duration.DurationInput, limit: Duration.DurationInput) =>
@@ -41,29 +43,15 @@ const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, step: Duration.DurationInp
     return yield* Fiber.join(fiber)
   })
 
-/** The failure of `exit`, if it failed with an error (not a defect or an interruption). */
-const typedFailure = <A, E>(exit: Exit.Exit<A, E>): Option.Option<E> =>
-  Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : Option.none()
-
-const properties = { faults: TestNetwork.arbitraryFaults, seed: FastCheck.integer(), id: FastCheck.nat(1_000_000) }
+const properties = requestInputs(TestNetwork.arbitraryFaults)
 
 describe("TestNetwork properties", () => {
   describe("TCP request/response with timeout and retry", () => {
-    const attempts = 3
-    const attemptTimeout = Duration.seconds(2)
-    const retryDelay = Duration.millis(100)
-    const budget = Duration.sum(Duration.times(attemptTimeout, attempts), Duration.times(retryDelay, attempts - 1))
+    const retry: TcpRetry = { attempts: 3, attemptTimeout: Duration.seconds(2), retryDelay: Duration.millis(100) }
+    const budget = tcpBudget(retry)
 
     const request = (port: number, id: number) =>
-      Effect.scoped(Effect.gen(function*() {
-        const conn = yield* Tcp.connect({ host: "127.0.0.2", port, localAddress: "127.0.0.3", timeout: "1 second" })
-        yield* conn.send(`request ${id}`)
-        yield* conn.endWrite
-        return yield* readAll(conn)
-      })).pipe(
-        Effect.timeoutFail({ duration: attemptTimeout, onTimeout: () => new RequestTimeout() }),
-        Effect.retry(Schedule.intersect(Schedule.recurs(attempts - 1), Schedule.spaced(retryDelay)))
-      )
+      tcpRequest(retry, { host: "127.0.0.2", port, localAddress: "127.0.0.3", timeout: "1 second" }, id)
 
     it.effect.prop(
       "returns exactly the reply or a typed error within the budget, and leaves nothing open",
@@ -72,27 +60,13 @@ describe("TestNetwork properties", () => {
         Effect.gen(function*() {
           const serverScope = yield* Scope.make()
           const listener = yield* Scope.extend(Tcp.listen({ host: "127.0.0.2" }), serverScope)
-          yield* Effect.forkIn(
-            Tcp.serve(listener, (conn) =>
-              Effect.gen(function*() {
-                const received = yield* readAll(conn)
-                yield* conn.send(`reply to ${received}`)
-                yield* conn.endWrite
-              }), { shutdownTimeout: 0 }),
-            serverScope
-          )
+          yield* Effect.forkIn(Tcp.serve(listener, tcpAnswer, { shutdownTimeout: 0 }), serverScope)
           yield* TestNetwork.setFaults(faults)
           const client = yield* Effect.fork(Effect.timed(Effect.exit(request(listener.address.port, id))))
           const [elapsed, exit] = yield* drive(client, "1 second", Duration.sum(budget, Duration.seconds(1)))
 
           expect(Duration.lessThanOrEqualTo(elapsed, budget)).toBe(true)
-          if (Exit.isSuccess(exit)) {
-            expect(exit.value).toBe(`reply to request ${id}`)
-          } else {
-            const failure = typedFailure(exit)
-            expect(Option.isSome(failure)).toBe(true)
-            expect(["ConnectError", "ReadError", "WriteError", "RequestTimeout"]).toContain(Option.getOrThrow(failure)._tag)
-          }
+          expectReplyOrTypedFailure(exit, id, ["ConnectError", "ReadError", "WriteError", "RequestTimeout"])
           expect(TestNetwork.isEmpty(yield* TestNetwork.snapshot("127.0.0.3"))).toBe(true)
           yield* Scope.close(serverScope, Exit.void)
           expect(yield* TestNetwork.snapshot()).toEqual({ tcpListeners: [], tcpConnections: [], udpSockets: [] })
@@ -107,10 +81,10 @@ describe("TestNetwork properties", () => {
         Effect.gen(function*() {
           const listener = yield* Tcp.listen({ host: "127.0.0.2" })
           yield* Effect.forkScoped(Tcp.serve(listener, (conn) =>
-            Effect.flatMap(readAll(conn), (received) => conn.send(`reply to ${received}`)), { shutdownTimeout: 0 }))
+            Effect.flatMap(readAllText(conn), (received) => conn.send(`reply to ${received}`)), { shutdownTimeout: 0 }))
           yield* TestNetwork.setFaults(faults)
           const client = yield* Effect.fork(request(listener.address.port, id))
-          expect(yield* drive(client, "1 second", budget)).toBe(`reply to request ${id}`)
+          expect(yield* drive(client, "1 second", budget)).toBe(replyTo(id))
         }).pipe(Effect.scoped, Effect.provide(TestNetwork.layer({ seed }))),
       { fastCheck: { numRuns: 15 } }
     )
@@ -118,21 +92,7 @@ describe("TestNetwork properties", () => {
 
   describe("UDP request/response with timeout and retry", () => {
     const attempts = 5
-    const budget = Duration.millis(attempts * 500)
-
-    /** One attempt: send, then wait for the matching reply (duplicates and strays ignored). */
-    const request = (socket: Udp.UdpSocket, id: number) =>
-      Effect.gen(function*() {
-        yield* socket.send(`request ${id}`)
-        for (let i = 0; i < 100; i++) {
-          const reply = text((yield* socket.recv).payload)
-          if (reply === `reply to request ${id}`) return reply
-        }
-        return yield* new RequestTimeout()
-      }).pipe(
-        Effect.timeoutFail({ duration: "500 millis", onTimeout: () => new RequestTimeout() }),
-        Effect.retry({ times: attempts - 1 })
-      )
+    const budget = udpBudget(attempts)
 
     it.effect.prop(
       "returns exactly the reply or RequestTimeout within the budget, and leaves nothing open",
@@ -141,20 +101,16 @@ describe("TestNetwork properties", () => {
         Effect.gen(function*() {
           const serverScope = yield* Scope.make()
           const server = yield* Scope.extend(Udp.bind({ host: "127.0.0.2" }), serverScope)
-          yield* Effect.forkIn(
-            Stream.runForEach(server.datagrams, (d) => server.send(`reply to ${text(d.payload)}`, d.from)),
-            serverScope
-          )
+          yield* Effect.forkIn(Stream.runForEach(server.datagrams, udpAnswer(server)), serverScope)
           yield* TestNetwork.setFaults(faults)
           const client = yield* Effect.fork(Effect.timed(Effect.exit(Effect.scoped(
             Effect.flatMap(Udp.connect({ host: "127.0.0.2", port: server.address.port, bind: { host: "127.0.0.3" } }), (socket) =>
-              request(socket, id))
+              udpRequest(socket, id, attempts))
           ))))
           const [elapsed, exit] = yield* drive(client, "1 second", Duration.sum(budget, Duration.seconds(1)))
 
           expect(Duration.lessThanOrEqualTo(elapsed, budget)).toBe(true)
-          if (Exit.isSuccess(exit)) expect(exit.value).toBe(`reply to request ${id}`)
-          else expect(Option.map(typedFailure(exit), (e) => e._tag)).toEqual(Option.some("RequestTimeout"))
+          expectReplyOrTypedFailure(exit, id, ["RequestTimeout"])
           expect(TestNetwork.isEmpty(yield* TestNetwork.snapshot("127.0.0.3"))).toBe(true)
           yield* Scope.close(serverScope, Exit.void)
           expect(TestNetwork.isEmpty(yield* TestNetwork.snapshot())).toBe(true)

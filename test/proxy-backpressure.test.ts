@@ -4,10 +4,11 @@
  * would hold the whole transfer; it holds a bounded window instead.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Fiber, Stream } from "effect"
+import { Effect, Fiber } from "effect"
 import * as Proxy from "../src/Proxy.js"
 import * as Tcp from "../src/Tcp.js"
-import { collectGarbage, live, mib, report } from "./reliability/support.js"
+import { transferToSlowReader } from "./reliability/slowReader.js"
+import { live, mib, report } from "./reliability/support.js"
 import { checkNoSocketLeaks } from "./utils/handles.js"
 
 checkNoSocketLeaks()
@@ -23,52 +24,21 @@ const MiB = 1024 * 1024
 const heapBound = 16 * MiB
 const rssBound = 96 * MiB
 
-const liveHeap = () => {
-  collectGarbage()
-  return process.memoryUsage().heapUsed
-}
-
 describe("Proxy.tcp backpressure", () => {
   it.live("256 MiB through the proxy to a slow reader: memory stays bounded and every byte arrives", () =>
     live(Effect.gen(function*() {
       const total = 256 * MiB
-      const block = new Uint8Array(64 * 1024)
-      for (let i = 0; i < block.length; i++) block[i] = (i * 7 + 3) & 0xff
       const listener = yield* Tcp.listen()
       const proxy = yield* Proxy.tcp({ upstream: listener.address })
       const accepting = yield* Effect.fork(listener.accept)
       const client = yield* Tcp.connect({ host: proxy.address.host, port: proxy.address.port })
       const server = yield* Fiber.join(accepting)
 
-      const heapBefore = liveHeap()
-      let heapPeak = heapBefore
-      const rssBefore = process.memoryUsage().rss
-      let rssPeak = rssBefore
-      const writer = yield* Stream.repeatValue(block).pipe(
-        Stream.take(total / block.length),
-        Stream.run(client.sink),
-        Effect.zipRight(client.endWrite),
-        Effect.fork
-      )
-      let received = 0
-      let corrupt = 0
-      let pulls = 0
-      yield* server.stream.pipe(
-        Stream.runForEachChunk((chunks) =>
-          Effect.gen(function*() {
-            Chunk.forEach(chunks, (chunk) => {
-              // The pattern repeats every 64 KiB: check one byte per chunk where it must be.
-              const offset = received % block.length
-              if (chunk.length > 0 && chunk[0] !== block[offset]) corrupt++
-              received += chunk.length
-            })
-            if (++pulls % 2 === 0) yield* Effect.sleep("1 millis")
-            if (pulls % 16 === 0) rssPeak = Math.max(rssPeak, process.memoryUsage().rss)
-            if (pulls % 256 === 0) heapPeak = Math.max(heapPeak, liveHeap())
-          })
-        )
-      )
-      yield* Fiber.join(writer)
+      const { corrupt, heapBefore, heapPeak, pulls, received, rssBefore, rssPeak } = yield* transferToSlowReader({
+        sender: client,
+        reader: server,
+        total
+      })
       const stats = yield* proxy.stats
       report("proxy backpressure, 256 MiB to a slow reader", {
         transferred: mib(received),

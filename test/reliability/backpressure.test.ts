@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Exit, Fiber, Ref, Stream } from "effect"
+import { Effect, Exit, Fiber, Ref } from "effect"
 import * as Net from "node:net"
 import type { TcpConnection } from "../../src/Network.js"
 import { checkNoSocketLeaks } from "../utils/handles.js"
+import { rss, transferToSlowReader } from "./slowReader.js"
 import { collectGarbage, connectedPair, live, mib, report } from "./support.js"
 
 checkNoSocketLeaks()
@@ -25,12 +26,6 @@ const MiB = 1024 * 1024
 const designBound = 64 * 1024 + 64 * 1024 + 16 * 1024 + 64 * 1024
 const rssBound = 64 * MiB
 
-const rss = () => process.memoryUsage().rss
-/** The JS heap still in use after a full collection. */
-const liveHeap = () => {
-  collectGarbage()
-  return process.memoryUsage().heapUsed
-}
 const heapBound = 8 * MiB
 /** Bytes in Node's stream buffers of a connection, when it is node:net underneath. */
 const nodeBuffered = (connection: TcpConnection): number | undefined => {
@@ -44,44 +39,16 @@ describe("backpressure", () => {
   it.live("256 MiB to a slow reader: memory growth stays bounded and every byte arrives", () =>
     live(Effect.gen(function*() {
       const total = 256 * MiB
-      const block = new Uint8Array(64 * 1024)
-      for (let i = 0; i < block.length; i++) block[i] = (i * 7 + 3) & 0xff
       const { client, server } = yield* connectedPair()
-      const heapBefore = liveHeap()
-      let heapPeak = heapBefore
       let bufferedPeak = 0
-      const rssBefore = rss()
-      let rssPeak = rssBefore
-
-      // The same block again and again: the sender allocates nothing, so what
-      // grows is what the connection buffers.
-      const writer = yield* Stream.repeatValue(block).pipe(
-        Stream.take(total / block.length),
-        Stream.run(client.sink),
-        Effect.zipRight(client.endWrite),
-        Effect.fork
-      )
-      let received = 0
-      let pulls = 0
-      yield* server.stream.pipe(
-        Stream.runForEachChunk((chunks) =>
-          Effect.gen(function*() {
-            Chunk.forEach(chunks, (chunk) => {
-              received += chunk.length
-            })
-            // Slow: a timer turn every other pull, while the writer is as fast as it can be.
-            if (++pulls % 2 === 0) yield* Effect.sleep("1 millis")
-            if (pulls % 16 === 0) {
-              rssPeak = Math.max(rssPeak, rss())
-              bufferedPeak = Math.max(bufferedPeak, (nodeBuffered(client) ?? 0) + (nodeBuffered(server) ?? 0))
-            }
-            // Each read is a fresh Buffer, garbage once read: what matters is
-            // what is still held after a collection.
-            if (pulls % 256 === 0) heapPeak = Math.max(heapPeak, liveHeap())
-          })
-        )
-      )
-      yield* Fiber.join(writer)
+      const { heapBefore, heapPeak, pulls, received, rssBefore, rssPeak } = yield* transferToSlowReader({
+        sender: client,
+        reader: server,
+        total,
+        sample: () => {
+          bufferedPeak = Math.max(bufferedPeak, (nodeBuffered(client) ?? 0) + (nodeBuffered(server) ?? 0))
+        }
+      })
       const growth = rssPeak - rssBefore
       report("backpressure, 256 MiB to a slow reader", {
         transferred: mib(received),

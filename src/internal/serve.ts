@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as FiberSet from "effect/FiberSet"
 import * as Scope from "effect/Scope"
 import { format } from "../Address.js"
 import { AcceptError } from "../NetError.js"
@@ -21,14 +22,18 @@ export const serve = <E, R>(
   handler: (connection: TcpConnection) => Effect.Effect<unknown, E, R>,
   options?: ServeOptions
 ): Effect.Effect<never, AcceptError, Exclude<R, Scope.Scope>> =>
-  Effect.gen(function*() {
+  Effect.scoped(Effect.gen(function*() {
     const invalid = (message: string) => new AcceptError({ reason: "InvalidArgument", message: `Tcp.serve: ${message}` })
     const concurrency = yield* optionalPositiveInteger(options?.concurrency, "concurrency", invalid)
     const shutdownTimeout = (yield* optionalDuration(options?.shutdownTimeout, "shutdownTimeout", invalid)) ??
       defaultShutdownTimeout
     const semaphore = concurrency === undefined ? undefined : yield* Effect.makeSemaphore(concurrency)
     const release = semaphore === undefined ? Effect.void : semaphore.release(1)
-    const handlers = new Set<Fiber.RuntimeFiber<unknown>>()
+    // The handlers' fibers: a FiberSet interrupts those still running when
+    // this scope closes, which is after `shutdown` has given them their
+    // grace period. It costs a connection what a plain Set would (an entry
+    // and an observer that removes it).
+    const handlers = yield* FiberSet.make()
 
     const finish = (scope: Scope.CloseableScope, exit: Exit.Exit<unknown, unknown>) =>
       Effect.zipRight(Scope.close(scope, exit), release)
@@ -60,28 +65,21 @@ export const serve = <E, R>(
         const connection = yield* restore(Scope.extend(listener.accept, scope)).pipe(
           Effect.onError((cause) => finish(scope, Exit.failCause(cause)))
         )
-        const fiber = yield* Effect.forkDaemon(runHandler(connection, scope))
-        handlers.add(fiber)
-        fiber.addObserver(() => handlers.delete(fiber))
+        yield* FiberSet.run(handlers, runHandler(connection, scope))
       })
     )
-    // On interruption (or a fatal accept error) stop accepting first, give
-    // running handlers their grace period, then interrupt what is left.
-    const shutdown = Effect.suspend(() => {
-      if (handlers.size === 0) return Effect.void
-      const running = Array.from(handlers)
-      // This runs as a finalizer of a fiber that may be interrupted already:
-      // an interruptible region there would end at once. The race (whose
-      // loser must be interruptible) runs in a fiber of its own. The grace
-      // period ends on the Clock or in real time, whichever is first, so that
-      // a TestClock neither hangs a real server's shutdown nor loses control
-      // of a simulated one.
-      return Effect.raceFirst(Fiber.awaitAll(running), sleepEitherClock(shutdownTimeout)).pipe(
-        Effect.interruptible,
-        Effect.forkDaemon,
-        Effect.flatMap(Fiber.join),
-        Effect.zipRight(Effect.suspend(() => Fiber.interruptAll(Array.from(handlers))))
-      )
-    })
+    // On interruption (or a fatal accept error) stop accepting first and give
+    // running handlers their grace period; closing the scope then interrupts
+    // what is left. This runs as a finalizer of a fiber that may be
+    // interrupted already: an interruptible region there would end at once.
+    // The race (whose loser must be interruptible) runs in a fiber of its
+    // own. The grace period ends on the Clock or in real time, whichever is
+    // first, so that a TestClock neither hangs a real server's shutdown nor
+    // loses control of a simulated one.
+    const shutdown = Effect.raceFirst(FiberSet.awaitEmpty(handlers), sleepEitherClock(shutdownTimeout)).pipe(
+      Effect.interruptible,
+      Effect.forkDaemon,
+      Effect.flatMap(Fiber.join)
+    )
     return yield* Effect.forever(acceptOne).pipe(Effect.ensuring(shutdown))
-  }) as Effect.Effect<never, AcceptError, Exclude<R, Scope.Scope>>
+  })) as Effect.Effect<never, AcceptError, Exclude<R, Scope.Scope>>

@@ -134,25 +134,87 @@ export interface UdpConnectOptions {
  * An established TCP connection. Closes when the scope it was opened in
  * ends, or earlier with `close`.
  *
+ * Each operation says what interrupting it does (whether data can be lost:
+ * its "cancel safety") and which clock its timeouts run on: real time on
+ * `NodeNetwork` (a `TestClock` does not move real sockets), the `Clock` on
+ * `TestNetwork` (so a `TestClock` drives the simulation). No interruption
+ * ever leaks the socket.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface TcpConnection {
+  /** This end's address. */
   readonly localAddress: SocketAddress
+  /** The peer's address. */
   readonly remoteAddress: SocketAddress
-  /** The next chunk of bytes; `None` once the peer has ended its side (EOF). */
+  /**
+   * The next chunk of bytes; `None` once the peer has ended its side (EOF),
+   * and on every call after that.
+   *
+   * Interruption loses nothing: a chunk leaves the connection's buffer only
+   * in the step that returns it, so a `recv` interrupted (or timed out)
+   * while it waits leaves every byte for the next `recv` or `stream`.
+   *
+   * With `idleTimeout`, a wait that long fails `ReadError` `TimedOut` and
+   * the connection goes on (retry, or close it). The timeout runs in real
+   * time on NodeNetwork, on the `Clock` on TestNetwork.
+   */
   readonly recv: Effect.Effect<Option.Option<Uint8Array>, ReadError>
-  /** Incoming bytes until EOF, with backpressure: an unpulled stream stops the socket reading. */
+  /**
+   * Incoming bytes until EOF, with backpressure: an unpulled stream stops
+   * the socket reading.
+   *
+   * Interrupted while it waits for bytes, it loses nothing. Each pull takes
+   * every buffered chunk at once, and what it took belongs to the stream:
+   * an operator that stops early (`Stream.take`) or an interruption while
+   * your code processes a chunk drops the rest of that chunk. Read with
+   * `recv`, or keep one stream for the life of the connection, when every
+   * byte matters. `idleTimeout` applies to each pull as to `recv`.
+   */
   readonly stream: Stream.Stream<Uint8Array, ReadError>
   /**
    * Hands bytes (strings as UTF-8) to the socket. Returns once the socket has
    * accepted them; waits only while its buffers are full.
+   *
+   * Interrupted before it runs, it sends nothing. Interrupted while it
+   * waits, it has already queued bytes, which go out unless the connection
+   * closes or resets first: on NodeNetwork the whole payload (a payload is
+   * handed to the socket whole, never half of it); on TestNetwork, which
+   * moves a payload into its simulated socket buffer as room frees up, a
+   * prefix of it. Either way the peer reads what was queued in order, with
+   * no gap.
+   *
+   * With `idleTimeout`, a peer that takes nothing for that long fails the
+   * wait with `WriteError` `TimedOut` (what was queued stays queued: close
+   * the connection). The timeout runs in real time on NodeNetwork, on the
+   * `Clock` on TestNetwork.
    */
   readonly send: (data: Uint8Array | string) => Effect.Effect<void, WriteError>
+  /**
+   * Sends each element as `send` does. Interrupted, it has queued a prefix
+   * of the elements: whole ones on NodeNetwork; on TestNetwork the last one
+   * may be queued in part.
+   */
   readonly sink: Sink.Sink<void, Uint8Array | string, never, WriteError>
-  /** Half-close: sends FIN once buffered bytes are flushed. Reading goes on. */
+  /**
+   * Half-close: sends FIN once buffered bytes are flushed. Reading goes on.
+   * Idempotent.
+   *
+   * The first call commits the FIN; interrupting it only stops the wait
+   * (NodeNetwork waits until the bytes before it are flushed, TestNetwork
+   * returns at once). Call it again to wait.
+   */
   readonly endWrite: Effect.Effect<void, WriteError>
-  /** Idempotent; flushes for a bounded time, then frees the socket. */
+  /**
+   * Idempotent; also runs when the scope ends.
+   *
+   * The close is committed at once: interrupting it only stops the wait,
+   * and from then on `send` fails `Closed`. On NodeNetwork it flushes
+   * unsent bytes for at most `closeTimeout` (default 2 seconds, real time),
+   * then destroys the socket, so a peer that stopped reading cannot hold it
+   * open; on TestNetwork it takes effect at once.
+   */
   readonly close: Effect.Effect<void>
 }
 
@@ -163,12 +225,26 @@ export interface TcpConnection {
  * @category models
  */
 export interface TcpListener {
+  /** The bound address, with the port the kernel picked for port 0. */
   readonly address: SocketAddress
-  /** One `accept()`: the connection closes with the calling scope. */
+  /**
+   * One `accept()`: the connection closes with the calling scope.
+   *
+   * Interruption loses no connection: interrupted while it waits, or with
+   * its scope closed meanwhile, it leaves the next connection queued for the
+   * next `accept`. A connection is handed over together with the finalizer
+   * that closes it, so one accepted just before an interruption closes with
+   * the scope (the peer sees the close). It has no timeout of its own.
+   */
   readonly accept: Effect.Effect<TcpConnection, AcceptError, Scope.Scope>
   /**
    * The accept loop. Each connection is closed by you or, at the latest,
    * when the stream ends.
+   *
+   * Interrupted while it waits, it loses no connection. Every connection it
+   * emitted is owned by the stream and closed when the stream ends (on
+   * success, failure or interruption), including ones an operator dropped:
+   * use `accept` or `Tcp.serve` for connections that must outlive it.
    */
   readonly connections: Stream.Stream<TcpConnection, AcceptError>
 }
@@ -191,20 +267,47 @@ export interface Datagram {
  * @category models
  */
 export interface UdpSocket {
+  /** The bound address, with the port the kernel picked for port 0. */
   readonly address: SocketAddress
-  /** `sendto()`; `to` may be left out on a connected socket. Completes when the datagram is sent. */
+  /**
+   * `sendto()`; `to` may be left out on a connected socket. Completes when
+   * the datagram is sent.
+   *
+   * A datagram goes whole or not at all, never split. Interrupted before it
+   * runs (while a host name in `to` is looked up, say), it sends nothing.
+   * Once it runs the datagram is handed to the OS in that step: an
+   * interruption then only stops the wait for Node's callback, and the
+   * datagram may still go out. No timeouts; TestNetwork delivers on its
+   * `Clock` (latency, jitter).
+   */
   readonly send: (
     payload: Uint8Array | string,
     to?: SocketAddress | { readonly host: string; readonly port: number }
   ) => Effect.Effect<void, SendError>
-  /** `recvfrom()`: the next datagram, waiting for one. */
+  /**
+   * `recvfrom()`: the next datagram, waiting for one.
+   *
+   * Interruption loses nothing: a datagram leaves the receive buffer only
+   * in the step that returns it. It has no timeout of its own.
+   */
   readonly recv: Effect.Effect<Datagram, ReceiveError>
-  /** The receive loop. */
+  /**
+   * The receive loop.
+   *
+   * Interrupted while it waits, it loses nothing. Each pull takes every
+   * buffered datagram at once, and what it took belongs to the stream, as
+   * with `TcpConnection.stream`.
+   */
   readonly datagrams: Stream.Stream<Datagram, ReceiveError>
   /** Datagrams dropped because the receive buffer was full, so far. */
   readonly dropped: Effect.Effect<number>
-  /** Joins a multicast group; leaves it when the scope ends. */
+  /** Joins a multicast group; leaves it when the scope ends. Done in one step: nothing to interrupt. */
   readonly joinMulticast: (group: string, iface?: string) => Effect.Effect<void, MulticastError, Scope.Scope>
+  /**
+   * Idempotent; also runs when the scope ends. Committed at once:
+   * datagrams still in the receive buffer are discarded, and a `recv`
+   * waiting (or any later one) fails `Closed`.
+   */
   readonly close: Effect.Effect<void>
 }
 

@@ -85,6 +85,11 @@ export interface ServeOptions {
  * 127.0.0.1 and an ephemeral port unless told otherwise; read the port from
  * `listener.address.port`. The socket closes when the scope ends.
  *
+ * Interrupted, the bind still completes (it acquires a resource) and the
+ * socket is then closed; a host name being looked up finishes unobserved.
+ * The connections it accepts take their `idleTimeout` and `closeTimeout`
+ * from here (see `TcpConnection` for their clocks).
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -110,6 +115,13 @@ export const listen = (
 /**
  * Opens a connection: `socket()`, `connect()`. The socket closes when the
  * scope ends.
+ *
+ * Interrupted or timed out at any point (name lookup, SYN sent), it
+ * destroys the socket and leaks nothing; a connection that completes after
+ * its scope has closed is closed at once. A name lookup (`getaddrinfo`)
+ * cannot be cancelled: it finishes unobserved. `timeout` runs in real time
+ * on NodeNetwork and on the `Clock` on TestNetwork (where an unanswered SYN
+ * also gives up after 127 seconds of `Clock` time, as Linux does).
  *
  * @example
  * ```ts
@@ -152,6 +164,14 @@ export const isTcpListener = (u: unknown): u is TcpListener =>
  * Accepts connections forever and runs `handler` on each, in its own fiber
  * and its own scope: the connection closes when the handler ends, fails or is
  * interrupted. A failing handler is logged and never stops the server.
+ *
+ * Interrupting `serve` stops accepting first (connections still queued in
+ * the listener close when the listener's scope ends), lets running handlers
+ * finish for `shutdownTimeout` (default 1 second), then interrupts them;
+ * each handler's connection closes with its scope, and `serve` returns once
+ * every handler is done. `shutdownTimeout` ends on the `Clock` or in real
+ * time, whichever comes first, on both networks: a `TestClock` neither
+ * hangs a real server's shutdown nor loses control of a simulated one.
  *
  * A `listener` that is not a `TcpListener`, a `handler` that is not a
  * function, or an option out of range fails with `AcceptError`
@@ -212,10 +232,13 @@ const gracePeriod = (timeout: Duration.DurationInput | undefined): Duration.Dura
 
 /**
  * A graceful close: sends FIN (after flushing), then waits up to `timeout`
- * (default 5 seconds) for the peer's FIN, discarding anything it still sends,
- * then closes. Succeeds with `true` when the peer ended in time, `false` when
- * the timeout or an error cut it short; it never fails. A `timeout` that is
- * not a duration (negative, NaN, malformed) does not wait at all.
+ * (default 5 seconds, ended by the `Clock` or real time, whichever comes
+ * first, on both networks) for the peer's FIN, discarding anything it still
+ * sends, then closes. Succeeds with `true` when the peer ended in time,
+ * `false` when the timeout or an error cut it short; it never fails. A
+ * `timeout` that is not a duration (negative, NaN, malformed) does not wait
+ * at all. Interrupting it closes the connection without waiting for the
+ * peer's FIN.
  *
  * Read what you need first: bytes arriving during the wait are dropped.
  *

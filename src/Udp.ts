@@ -57,6 +57,10 @@ export const maxPayload = { IPv4: 65_507, IPv6: 65_527 } as const
  * Opens a UDP socket bound to `host:port` (127.0.0.1 and an ephemeral port
  * unless told otherwise). It closes when the scope ends.
  *
+ * Interrupted, the bind still completes (it acquires a resource) and the
+ * socket is then closed; a host name being looked up finishes unobserved.
+ * Nothing here has a timeout.
+ *
  * @example
  * ```ts
  * import { Effect } from "effect"
@@ -83,6 +87,10 @@ export const bind = (
 /**
  * Opens a UDP socket connected to one peer: `send` needs no destination and
  * only that peer's datagrams are received.
+ *
+ * Interrupted, the bind and connect still completes (it acquires a resource) and the
+ * socket is then closed; a host name being looked up finishes unobserved.
+ * Nothing here has a timeout.
  *
  * @example
  * ```ts

@@ -5,11 +5,11 @@
  */
 import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { cli, requireBuiltCli } from "./utils/cli.js"
 import { checkNoSocketLeaks } from "./utils/handles.js"
-import { childProcess, python } from "./utils/process.js"
+import { childProcess, python, spawnScoped } from "./utils/process.js"
 
 checkNoSocketLeaks()
 beforeAll(() => {
@@ -20,23 +20,43 @@ beforeAll(() => {
 
 const timeout = 60_000
 
-/** Runs socat with `input` on its stdin, collecting its stdout into `output`; `done` gets its exit code. */
-const socat = (
-  args: ReadonlyArray<string>,
-  input: Uint8Array,
-  output: Array<Buffer>,
-  done: (result: Effect.Effect<number | null>) => void
-) => {
-  const child = spawn("socat", args, { stdio: ["pipe", "pipe", "inherit"] })
-  child.stdout.on("data", (chunk: Buffer) => output.push(chunk))
-  child.stdin.on("error", () => {})
-  child.on("error", () => done(Effect.succeed(null)))
-  child.on("close", (code) => done(Effect.succeed(code)))
-  child.stdin.end(input)
-  return child
-}
+/** Runs socat with `input` on its stdin until it exits; its exit code and all it printed on stdout. */
+const socat = (args: ReadonlyArray<string>, input: Uint8Array) =>
+  Effect.gen(function*() {
+    const { child, closeStatus, waitFor } = yield* spawnScoped("socat", args)
+    const output: Array<Buffer> = []
+    child.stdout.on("data", (chunk: Buffer) => output.push(chunk))
+    child.stdin.end(input)
+    const { code } = yield* within(waitFor(closeStatus))
+    return { code, output: Buffer.concat(output) }
+  })
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.timeoutFail(effect, { duration: "40 seconds", onTimeout: () => new Error("timed out after 40 seconds") })
+
+/** `effect-net PROTOCOL listen --echo --once`, once it listens, and its port. */
+const echoListener = (protocol: "tcp" | "udp") =>
+  Effect.gen(function*() {
+    const listener = yield* cli([protocol, "listen", "--echo", "--once"])
+    return { listener, port: yield* listener.listeningPort }
+  })
+
+/** One of the seed's Python clients against the echoing listener: it prints the line `received` and both exit 0. */
+const seedClientAgainstEcho = (protocol: "tcp" | "udp", script: string, received: string) =>
+  Effect.scoped(Effect.gen(function*() {
+    const { listener, port } = yield* echoListener(protocol)
+    const client = yield* python(script, [String(port)])
+    expect(yield* within(client.exited)).toBe(0)
+    expect(client.lines).toEqual([received])
+    expect((yield* within(listener.exited)).code).toBe(0)
+  }))
+
+/** socat as a client of the echoing listener: what socat got back, its exit code and the listener's. */
+const socatAgainstEcho = (protocol: "tcp" | "udp", socatArgs: (port: number) => ReadonlyArray<string>, data: Uint8Array) =>
+  Effect.gen(function*() {
+    const { listener, port } = yield* echoListener(protocol)
+    const { code, output } = yield* socat(socatArgs(port), data)
+    return { code, output, listenerCode: (yield* within(listener.exited)).code }
+  })
 
 describe("effect-net CLI and the seed's Python programs", () => {
   it.live("tcp connect talks to the seed's TCP server", () =>
@@ -51,14 +71,7 @@ describe("effect-net CLI and the seed's Python programs", () => {
     })), timeout)
 
   it.live("the seed's TCP client talks to tcp listen --echo", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const listener = yield* cli(["tcp", "listen", "--echo", "--once"])
-      const port = yield* listener.listeningPort
-      const client = yield* python("seed_tcp_client.py", [String(port)])
-      expect(yield* within(client.exited)).toBe(0)
-      expect(client.lines).toEqual(["Received: Hello, Server!"])
-      expect((yield* within(listener.exited)).code).toBe(0)
-    })), timeout)
+    seedClientAgainstEcho("tcp", "seed_tcp_client.py", "Received: Hello, Server!"), timeout)
 
   it.live("udp send --wait talks to the seed's UDP server", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -71,31 +84,22 @@ describe("effect-net CLI and the seed's Python programs", () => {
     })), timeout)
 
   it.live("the seed's UDP client talks to udp listen --echo", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const listener = yield* cli(["udp", "listen", "--echo", "--once"])
-      const port = yield* listener.listeningPort
-      const client = yield* python("seed_udp_client.py", [String(port)])
-      expect(yield* within(client.exited)).toBe(0)
-      expect(client.lines).toEqual(["Received: Hello, UDP Server!"])
-      expect((yield* within(listener.exited)).code).toBe(0)
-    })), timeout)
+    seedClientAgainstEcho("udp", "seed_udp_client.py", "Received: Hello, UDP Server!"), timeout)
 })
 
 describe("effect-net CLI and socat", () => {
   it.live("socat sends a file through tcp listen --echo and gets it back byte for byte", () =>
     Effect.scoped(Effect.gen(function*() {
       const data = randomBytes(1024 * 1024)
-      const listener = yield* cli(["tcp", "listen", "--echo", "--once"])
-      const port = yield* listener.listeningPort
-      const output: Array<Buffer> = []
-      const exitCode = yield* within(Effect.async<number | null>((resume) => {
-        // socat half-closes after stdin's EOF and waits (-t) for the echo to end.
-        const child = socat(["-t", "30", "-", `TCP:127.0.0.1:${port}`], data, output, resume)
-        return Effect.sync(() => void child.kill("SIGKILL"))
-      }))
-      expect(exitCode).toBe(0)
-      expect(Buffer.concat(output).equals(data)).toBe(true)
-      expect((yield* within(listener.exited)).code).toBe(0)
+      // socat half-closes after stdin's EOF and waits (-t) for the echo to end.
+      const { code, listenerCode, output } = yield* socatAgainstEcho(
+        "tcp",
+        (port) => ["-t", "30", "-", `TCP:127.0.0.1:${port}`],
+        data
+      )
+      expect(code).toBe(0)
+      expect(output.equals(data)).toBe(true)
+      expect(listenerCode).toBe(0)
     })), timeout)
 
   it.live("tcp connect sends a file to a socat echo server and gets it back byte for byte", () =>
@@ -110,15 +114,13 @@ describe("effect-net CLI and socat", () => {
 
   it.live("socat's UDP client gets its datagram back from udp listen --echo", () =>
     Effect.scoped(Effect.gen(function*() {
-      const listener = yield* cli(["udp", "listen", "--echo", "--once"])
-      const port = yield* listener.listeningPort
-      const output: Array<Buffer> = []
-      const exitCode = yield* within(Effect.async<number | null>((resume) => {
-        const child = socat(["-t", "2", "-", `UDP:127.0.0.1:${port}`], Buffer.from("over udp"), output, resume)
-        return Effect.sync(() => void child.kill("SIGKILL"))
-      }))
-      expect(exitCode).toBe(0)
-      expect(Buffer.concat(output).toString()).toBe("over udp")
-      expect((yield* within(listener.exited)).code).toBe(0)
+      const { code, listenerCode, output } = yield* socatAgainstEcho(
+        "udp",
+        (port) => ["-t", "2", "-", `UDP:127.0.0.1:${port}`],
+        Buffer.from("over udp")
+      )
+      expect(code).toBe(0)
+      expect(output.toString()).toBe("over udp")
+      expect(listenerCode).toBe(0)
     })), timeout)
 })

@@ -13,6 +13,7 @@ import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { SocketAddress } from "../src/Address.js"
 import type { TcpConnection } from "../src/Network.js"
 import { Network } from "../src/Network.js"
 import * as NodeNetwork from "../src/NodeNetwork.js"
@@ -45,6 +46,21 @@ const failsWith = <A, E, R>(label: string, effect: Effect.Effect<A, E, R>, expec
     }
   })
 
+/** `open` given each of `values` as its options fails with `expected`. */
+const failsOnEach = <A, E, R>(
+  name: string,
+  values: ReadonlyArray<unknown>,
+  open: (options: never) => Effect.Effect<A, E, R>,
+  expected: Record<string, unknown>
+) => Effect.forEach(values, (value) => failsWith(`${name}(${describeValue(value)})`, open(untyped(value)), expected), { discard: true })
+
+/** `open` given `null` options opens with the defaults: on 127.0.0.1. */
+const nullMeansDefaults = <E, R>(open: (options: never) => Effect.Effect<{ readonly address: SocketAddress }, E, R>) =>
+  Effect.map(open(untyped(null)), (opened) => expect(opened.address.host).toBe("127.0.0.1"))
+
+const bindInvalid = { _tag: "BindError", reason: "InvalidArgument" }
+const connectInvalid = { _tag: "ConnectError", reason: "InvalidArgument" }
+
 const connectedPair = Effect.gen(function*() {
   const listener = yield* Tcp.listen()
   const accepting = yield* Effect.fork(listener.accept)
@@ -67,14 +83,7 @@ for (const [name, layer] of networks) {
 
   describe(`${name}: values outside the types`, () => {
     it.live("Tcp.connect without an options object fails ConnectError InvalidArgument", () =>
-      run(Effect.gen(function*() {
-        for (const options of [undefined, null, 42, "127.0.0.1:80", true]) {
-          yield* failsWith(`Tcp.connect(${describeValue(options)})`, Tcp.connect(untyped(options)), {
-            _tag: "ConnectError",
-            reason: "InvalidArgument"
-          })
-        }
-      })))
+      run(failsOnEach("Tcp.connect", [undefined, null, 42, "127.0.0.1:80", true], Tcp.connect, connectInvalid)))
 
     it.live("the Network service itself (as PlatformSocket uses it) checks its options the same way", () =>
       run(Effect.gen(function*() {
@@ -84,54 +93,33 @@ for (const [name, layer] of networks) {
           reason: "InvalidArgument",
           message: "Tcp.connect: the options are undefined, not an object"
         })
-        yield* failsWith("network.tcpListen(42)", network.tcpListen(untyped(42)), { _tag: "BindError", reason: "InvalidArgument" })
-        yield* failsWith("network.udpBind(\"x\")", network.udpBind(untyped("x")), { _tag: "BindError", reason: "InvalidArgument" })
-        yield* failsWith("network.udpConnect(null)", network.udpConnect(untyped(null)), {
-          _tag: "ConnectError",
-          reason: "InvalidArgument"
-        })
-        const listener = yield* network.tcpListen(untyped(null))
-        expect(listener.address.host).toBe("127.0.0.1")
+        yield* failsOnEach("network.tcpListen", [42], network.tcpListen, bindInvalid)
+        yield* failsOnEach("network.udpBind", ["x"], network.udpBind, bindInvalid)
+        yield* failsOnEach("network.udpConnect", [null], network.udpConnect, connectInvalid)
+        yield* nullMeansDefaults(network.tcpListen)
       })))
 
     it.live("Tcp.listen with options that are not an object fails BindError InvalidArgument; null means the defaults", () =>
       run(Effect.gen(function*() {
-        for (const options of [42, "127.0.0.1", true]) {
-          yield* failsWith(`Tcp.listen(${describeValue(options)})`, Tcp.listen(untyped(options)), {
-            _tag: "BindError",
-            reason: "InvalidArgument"
-          })
-        }
-        const listener = yield* Tcp.listen(untyped(null))
-        expect(listener.address.host).toBe("127.0.0.1")
+        yield* failsOnEach("Tcp.listen", [42, "127.0.0.1", true], Tcp.listen, bindInvalid)
+        yield* nullMeansDefaults(Tcp.listen)
       })))
 
     it.live("Udp.connect without an options object, or with a bind that is not one, fails typed", () =>
       run(Effect.gen(function*() {
-        for (const options of [undefined, null, 42, "127.0.0.1:53"]) {
-          yield* failsWith(`Udp.connect(${describeValue(options)})`, Udp.connect(untyped(options)), {
-            _tag: "ConnectError",
-            reason: "InvalidArgument"
-          })
-        }
+        yield* failsOnEach("Udp.connect", [undefined, null, 42, "127.0.0.1:53"], Udp.connect, connectInvalid)
         const peer = yield* Udp.bind()
         yield* failsWith(
           "Udp.connect({ bind: 42 })",
           Udp.connect({ host: "127.0.0.1", port: peer.address.port, bind: untyped(42) }),
-          { _tag: "BindError", reason: "InvalidArgument" }
+          bindInvalid
         )
       })))
 
     it.live("Udp.bind with options that are not an object fails BindError InvalidArgument; null means the defaults", () =>
       run(Effect.gen(function*() {
-        for (const options of [42, "127.0.0.1"]) {
-          yield* failsWith(`Udp.bind(${describeValue(options)})`, Udp.bind(untyped(options)), {
-            _tag: "BindError",
-            reason: "InvalidArgument"
-          })
-        }
-        const socket = yield* Udp.bind(untyped(null))
-        expect(socket.address.host).toBe("127.0.0.1")
+        yield* failsOnEach("Udp.bind", [42, "127.0.0.1"], Udp.bind, bindInvalid)
+        yield* nullMeansDefaults(Udp.bind)
       })))
 
     it.live("a boolean option set to something else (a configuration's \"true\") fails InvalidArgument instead of being ignored", () =>
@@ -144,14 +132,11 @@ for (const [name, layer] of networks) {
             reason: "InvalidArgument",
             message: expect.stringContaining("noDelay")
           })
-          yield* failsWith(`Tcp.listen ipv6Only ${shown}`, Tcp.listen({ ipv6Only: untyped(value) }), {
-            _tag: "BindError",
-            reason: "InvalidArgument"
-          })
+          yield* failsWith(`Tcp.listen ipv6Only ${shown}`, Tcp.listen({ ipv6Only: untyped(value) }), bindInvalid)
           yield* failsWith(
             `Tcp.connect noDelay ${shown}`,
             Tcp.connect({ host: "127.0.0.1", port: listener.address.port, noDelay: untyped(value) }),
-            { _tag: "ConnectError", reason: "InvalidArgument" }
+            connectInvalid
           )
           for (const option of ["reuseAddress", "broadcast"] as const) {
             yield* failsWith(`Udp.bind ${option} ${shown}`, Udp.bind({ [option]: untyped(value) }), {
@@ -162,7 +147,7 @@ for (const [name, layer] of networks) {
             yield* failsWith(
               `Udp.connect bind.${option} ${shown}`,
               Udp.connect({ host: "127.0.0.1", port: 9, bind: { [option]: untyped(value) } }),
-              { _tag: "BindError", reason: "InvalidArgument" }
+              bindInvalid
             )
           }
         }

@@ -134,11 +134,11 @@ describe("durations beyond a Node timer's range (issue 12, item 2)", () => {
 
 describe("a reset while nobody reads (issue 12, item 3)", () => {
   /**
-   * A peer that, once the client has said hello (so that its connect is
-   * complete), writes 1 MB and then ends with `finish`. `done` resolves once
-   * it has reset or ended.
+   * A client of a peer that, once the client has said hello (so that its
+   * connect is complete), writes 1 MB and then ends with `finish`; returned
+   * unread once the peer has reset or ended.
    */
-  const writeThen = (finish: "reset" | "end") =>
+  const clientOfPeerThatWritesThen = (finish: "reset" | "end") =>
     Effect.gen(function*() {
       const finished = yield* Deferred.make<void>()
       const port = yield* rawServer((socket) => {
@@ -149,8 +149,12 @@ describe("a reset while nobody reads (issue 12, item 3)", () => {
             Deferred.unsafeDone(finished, Exit.void)
           }))
       }, { allowHalfOpen: true })
-      const connect = Effect.tap(Tcp.connect({ host: "127.0.0.1", port }), (client) => client.send("hello"))
-      return { connect, done: Deferred.await(finished) }
+      const client = yield* Tcp.connect({ host: "127.0.0.1", port })
+      yield* client.send("hello")
+      yield* Deferred.await(finished)
+      // Let the RST or FIN land on our socket before anyone reads.
+      yield* Effect.sleep("50 millis")
+      return client
     })
 
   /** Reads the whole stream, counting bytes; the error if it ends in one. */
@@ -159,11 +163,7 @@ describe("a reset while nobody reads (issue 12, item 3)", () => {
 
   it.live("is reported as ConnectionReset, never as a clean EOF", () =>
     live(Effect.gen(function*() {
-      const peer = yield* writeThen("reset")
-      const client = yield* peer.connect
-      yield* peer.done
-      // Let the RST land on our socket before anyone reads.
-      yield* Effect.sleep("50 millis")
+      const client = yield* clientOfPeerThatWritesThen("reset")
       const result = yield* readToEnd(client)
       expect(Either.isLeft(result)).toBe(true)
       if (Either.isLeft(result)) expect(result.left).toMatchObject({ _tag: "ReadError", reason: "ConnectionReset" })
@@ -171,10 +171,7 @@ describe("a reset while nobody reads (issue 12, item 3)", () => {
 
   it.live("recv after the reset ends in ConnectionReset too", () =>
     live(Effect.gen(function*() {
-      const peer = yield* writeThen("reset")
-      const client = yield* peer.connect
-      yield* peer.done
-      yield* Effect.sleep("50 millis")
+      const client = yield* clientOfPeerThatWritesThen("reset")
       let outcome: Either.Either<Option.Option<Uint8Array>, unknown> = Either.right(Option.some(new Uint8Array()))
       for (let reads = 0; reads < 10_000 && Either.isRight(outcome) && Option.isSome(outcome.right); reads++) {
         outcome = yield* Effect.either(client.recv)
@@ -184,10 +181,7 @@ describe("a reset while nobody reads (issue 12, item 3)", () => {
 
   it.live("a clean end after the same 1 MB is still a clean EOF with every byte", () =>
     live(Effect.gen(function*() {
-      const peer = yield* writeThen("end")
-      const client = yield* peer.connect
-      yield* peer.done
-      yield* Effect.sleep("50 millis")
+      const client = yield* clientOfPeerThatWritesThen("end")
       expect(yield* readToEnd(client)).toEqual(Either.right(1_000_000))
       expect(yield* client.recv).toEqual(Option.none())
       yield* client.send("still writable after the peer's FIN")

@@ -107,6 +107,32 @@ for (const [name, layer] of Object.entries(networks)) {
       30_000
     )
 
+    it.live(
+      name === "NodeNetwork"
+        ? "an interrupted sink has queued a prefix of whole elements"
+        : "an interrupted sink has queued a prefix of the bytes of its elements",
+      () =>
+        run(Effect.gen(function*() {
+          const listener = yield* Tcp.listen()
+          const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
+          const server = yield* listener.accept
+          const size = 40 * 1024
+          // 8 MiB: beyond what the kernel's loopback buffers take from a peer that does not read.
+          const elements = Array.from({ length: 200 }, (_, index) => payload(index, size))
+          const finished = yield* Effect.timeoutOption(Stream.run(Stream.fromIterable(elements), client.sink), "300 millis")
+          expect(Option.isNone(finished)).toBe(true)
+          const ending = yield* Effect.fork(client.endWrite)
+          const received = yield* readAll(server)
+          yield* Fiber.join(ending)
+          const offered = concatBytes(elements)
+          expect(received.length).toBeGreaterThan(0)
+          expect(received.length).toBeLessThan(offered.length)
+          expect(Buffer.from(received).equals(Buffer.from(offered.subarray(0, received.length)))).toBe(true)
+          if (name === "NodeNetwork") expect(received.length % size).toBe(0)
+        })),
+      30_000
+    )
+
     it.live("an interrupted endWrite has committed the FIN: the peer reads everything, then EOF", () =>
       run(Effect.gen(function*() {
         const listener = yield* Tcp.listen()

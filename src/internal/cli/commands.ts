@@ -47,17 +47,15 @@ const announce = (address: SocketAddress) =>
 const reportAndContinue = <A, E extends { readonly message: string }, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.catchAll(effect, (error) => Effect.sync(() => void process.stderr.write(`${error.message}\n`)))
 
-const echoOption = Options.boolean("echo").pipe(Options.withDescription("send what arrives back instead of printing it"))
-const onceOption = Options.boolean("once").pipe(
-  Options.withDescription("exit after the first connection (TCP) or datagram (UDP)")
-)
+/** `tcp listen` and `udp listen` take the same flags. */
+const listenOptions = {
+  host: hostOption,
+  port: portOption,
+  echo: Options.boolean("echo").pipe(Options.withDescription("send what arrives back instead of printing it")),
+  once: Options.boolean("once").pipe(Options.withDescription("exit after the first connection (TCP) or datagram (UDP)"))
+}
 
-const tcpListen = Command.make("listen", { host: hostOption, port: portOption, echo: echoOption, once: onceOption }, ({
-  echo,
-  host,
-  once,
-  port
-}) =>
+const tcpListen = Command.make("listen", listenOptions, ({ echo, host, once, port }) =>
   Effect.gen(function*() {
     const listener = yield* Tcp.listen({ host, port })
     yield* announce(listener.address)
@@ -89,12 +87,7 @@ const tcpConnect = Command.make("connect", {
     yield* Fiber.interrupt(upload)
   })).pipe(Command.withDescription("connect, copy stdin to the socket and the socket to stdout"))
 
-const udpListen = Command.make("listen", { host: hostOption, port: portOption, echo: echoOption, once: onceOption }, ({
-  echo,
-  host,
-  once,
-  port
-}) =>
+const udpListen = Command.make("listen", listenOptions, ({ echo, host, once, port }) =>
   Effect.gen(function*() {
     const socket = yield* Udp.bind({ host, port })
     yield* announce(socket.address)

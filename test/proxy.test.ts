@@ -25,13 +25,22 @@ const within = <A, E, R>(effect: Effect.Effect<A, E, R>, seconds = 10) =>
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 
 /** An echo server: what comes in goes back, then FIN. */
-const echoServer = Effect.gen(function*() {
-  const listener = yield* Tcp.listen()
-  yield* Effect.forkScoped(Tcp.serve(listener, (conn) => Effect.zipRight(Stream.run(conn.stream, conn.sink), conn.endWrite), {
-    shutdownTimeout: 0
-  }))
-  return listener.address
-})
+const echoServer = (options?: Tcp.ListenOptions) =>
+  Effect.gen(function*() {
+    const listener = yield* Tcp.listen(options)
+    yield* Effect.forkScoped(Tcp.serve(listener, (conn) => Effect.zipRight(Stream.run(conn.stream, conn.sink), conn.endWrite), {
+      shutdownTimeout: 0
+    }))
+    return listener.address
+  })
+
+/** Sends `message`, half-closes, and reads what comes back until EOF. */
+const roundTrip = (conn: Tcp.TcpConnection, message: string) =>
+  Effect.gen(function*() {
+    yield* conn.send(message)
+    yield* conn.endWrite
+    return yield* within(readAllText(conn))
+  })
 
 const connectTo = (proxy: Proxy.TcpProxy, options?: Partial<Tcp.ConnectOptions>) =>
   Tcp.connect({ host: proxy.address.host, port: proxy.address.port, timeout: "5 seconds", ...options })
@@ -39,18 +48,16 @@ const connectTo = (proxy: Proxy.TcpProxy, options?: Partial<Tcp.ConnectOptions>)
 describe("Proxy.tcp", () => {
   it.live("relays both ways, half-close included, and counts what passed", () =>
     live(Effect.gen(function*() {
-      const upstream = yield* echoServer
+      const upstream = yield* echoServer()
       const proxy = yield* Proxy.tcp({ upstream })
       const conn = yield* connectTo(proxy)
-      yield* conn.send("hello through the proxy")
-      yield* conn.endWrite
-      expect(yield* within(readAllText(conn))).toBe("hello through the proxy")
+      expect(yield* roundTrip(conn, "hello through the proxy")).toBe("hello through the proxy")
       expect(yield* proxy.stats).toEqual({ connections: 1, bytesUp: 23, bytesDown: 23, dropped: 0 })
     })))
 
   it.live("latency 100 millis: a round trip takes at least 200 ms", () =>
     live(Effect.gen(function*() {
-      const upstream = yield* echoServer
+      const upstream = yield* echoServer()
       const proxy = yield* Proxy.tcp({ upstream, faults: { latency: "100 millis" } })
       const conn = yield* connectTo(proxy)
       const started = performance.now()
@@ -92,7 +99,7 @@ describe("Proxy.tcp", () => {
 
   it.live("stall: a client with an idleTimeout fails with TimedOut, and traffic flows once lifted", () =>
     live(Effect.gen(function*() {
-      const upstream = yield* echoServer
+      const upstream = yield* echoServer()
       const proxy = yield* Proxy.tcp({ upstream, faults: { stall: true } })
       const stalled = yield* connectTo(proxy, { idleTimeout: "300 millis" })
       yield* stalled.send("anyone?")
@@ -101,14 +108,12 @@ describe("Proxy.tcp", () => {
       expect(error.reason).toBe("TimedOut")
       yield* proxy.setFaults({})
       const conn = yield* connectTo(proxy)
-      yield* conn.send("now")
-      yield* conn.endWrite
-      expect(yield* within(readAllText(conn))).toBe("now")
+      expect(yield* roundTrip(conn, "now")).toBe("now")
     })))
 
   it.live("refuse: connects fail with ConnectionRefused, proxied connections go on, and lifting it listens again", () =>
     live(Effect.gen(function*() {
-      const upstream = yield* echoServer
+      const upstream = yield* echoServer()
       const proxy = yield* Proxy.tcp({ upstream })
       const before = yield* connectTo(proxy)
       yield* proxy.setFaults({ refuse: true })
@@ -116,28 +121,22 @@ describe("Proxy.tcp", () => {
       expect(refused._tag).toBe("ConnectError")
       expect(refused.reason).toBe("ConnectionRefused")
       // The connection made before the refusal still relays.
-      yield* before.send("still here")
-      yield* before.endWrite
-      expect(yield* within(readAllText(before))).toBe("still here")
+      expect(yield* roundTrip(before, "still here")).toBe("still here")
       yield* proxy.setFaults({})
       const after = yield* connectTo(proxy)
-      yield* after.send("back")
-      yield* after.endWrite
-      expect(yield* within(readAllText(after))).toBe("back")
+      expect(yield* roundTrip(after, "back")).toBe("back")
       expect((yield* proxy.stats).connections).toBe(2)
     })))
 
   it.live("refuse from the start: the address is reserved, and nothing connects until lifted", () =>
     live(Effect.gen(function*() {
-      const upstream = yield* echoServer
+      const upstream = yield* echoServer()
       const proxy = yield* Proxy.tcp({ upstream, faults: { refuse: true } })
       expect(proxy.address.port).toBeGreaterThan(0)
       expect((yield* within(Effect.flip(connectTo(proxy)))).reason).toBe("ConnectionRefused")
       yield* proxy.setFaults({})
       const conn = yield* connectTo(proxy)
-      yield* conn.send("late")
-      yield* conn.endWrite
-      expect(yield* within(readAllText(conn))).toBe("late")
+      expect(yield* roundTrip(conn, "late")).toBe("late")
     })))
 
   it.live("faults per direction: downstream latency leaves upstream alone", () =>
@@ -184,7 +183,7 @@ describe("Proxy.tcp", () => {
 
   it.live("bad faults are typed errors: at creation BindError InvalidArgument, in setFaults FaultsError", () =>
     live(Effect.gen(function*() {
-      const upstream = yield* echoServer
+      const upstream = yield* echoServer()
       const created = yield* Effect.flip(Proxy.tcp({ upstream, faults: { sliceBytes: 0 } }))
       expect(created._tag).toBe("BindError")
       expect(created._tag === "BindError" && created.reason).toBe("InvalidArgument")
@@ -217,31 +216,27 @@ describe("Proxy.tcp", () => {
 
   it.live("runs on TestNetwork too: it only uses the Network service", () =>
     Effect.gen(function*() {
-      const listener = yield* Tcp.listen({ host: "127.0.0.2" })
-      yield* Effect.forkScoped(Tcp.serve(listener, (conn) => Effect.zipRight(Stream.run(conn.stream, conn.sink), conn.endWrite), {
-        shutdownTimeout: 0
-      }))
-      const proxy = yield* Proxy.tcp({ listen: { host: "127.0.0.3" }, upstream: listener.address })
+      const upstream = yield* echoServer({ host: "127.0.0.2" })
+      const proxy = yield* Proxy.tcp({ listen: { host: "127.0.0.3" }, upstream })
       const conn = yield* Tcp.connect({ host: "127.0.0.3", port: proxy.address.port, localAddress: "127.0.0.4" })
-      yield* conn.send("simulated")
-      yield* conn.endWrite
-      expect(yield* within(readAllText(conn))).toBe("simulated")
+      expect(yield* roundTrip(conn, "simulated")).toBe("simulated")
     }).pipe(Effect.scoped, Effect.provide(TestNetwork.layer())))
 })
 
 describe("Proxy.udp", () => {
   /** A UDP echo server. */
-  const udpEcho = Effect.gen(function*() {
-    const server = yield* Udp.bind()
-    yield* Effect.forkScoped(Stream.runForEach(server.datagrams, (d) => server.send(d.payload, d.from)))
-    return server.address
-  })
+  const udpEcho = (options?: Udp.UdpBindOptions) =>
+    Effect.gen(function*() {
+      const server = yield* Udp.bind(options)
+      yield* Effect.forkScoped(Stream.runForEach(server.datagrams, (d) => server.send(d.payload, d.from)))
+      return server.address
+    })
 
   const clientOf = (proxy: Proxy.UdpProxy) => Udp.connect({ host: proxy.address.host, port: proxy.address.port })
 
   it.live("relays datagrams and the replies back to the client that sent them", () =>
     live(Effect.gen(function*() {
-      const proxy = yield* Proxy.udp({ upstream: yield* udpEcho })
+      const proxy = yield* Proxy.udp({ upstream: yield* udpEcho() })
       const a = yield* clientOf(proxy)
       const b = yield* clientOf(proxy)
       yield* a.send("from a")
@@ -276,7 +271,7 @@ describe("Proxy.udp", () => {
 
   it.live("latency delays each datagram by at least that much", () =>
     live(Effect.gen(function*() {
-      const proxy = yield* Proxy.udp({ upstream: yield* udpEcho, faults: { latency: "100 millis" } })
+      const proxy = yield* Proxy.udp({ upstream: yield* udpEcho(), faults: { latency: "100 millis" } })
       const client = yield* clientOf(proxy)
       const started = performance.now()
       yield* client.send("late")
@@ -286,9 +281,8 @@ describe("Proxy.udp", () => {
 
   it.live("runs on TestNetwork too", () =>
     Effect.gen(function*() {
-      const server = yield* Udp.bind({ host: "127.0.0.2" })
-      yield* Effect.forkScoped(Stream.runForEach(server.datagrams, (d) => server.send(d.payload, d.from)))
-      const proxy = yield* Proxy.udp({ listen: { host: "127.0.0.3" }, upstream: server.address, faults: { duplicate: 1 } })
+      const upstream = yield* udpEcho({ host: "127.0.0.2" })
+      const proxy = yield* Proxy.udp({ listen: { host: "127.0.0.3" }, upstream, faults: { duplicate: 1 } })
       const client = yield* Udp.connect({ host: "127.0.0.3", port: proxy.address.port, bind: { host: "127.0.0.4" } })
       yield* client.send("simulated")
       // Doubled on the way there and on the way back: four replies.

@@ -120,20 +120,6 @@ describe("TestNetwork", () => {
         expect(yield* reach(TestNetwork.layer({ hosts: { localhost: ["127.0.0.1", "::1"] } }))).toEqual(["Right", "sent"])
       }))
 
-    // NodeNetwork binds ::1 here today (issue 12, item 6), so this case
-    // joins the conformance suite once that is fixed.
-    it.effect("Udp.connect to an IPv4-mapped peer binds the mapped loopback, which reaches it", () =>
-      simulated(Effect.gen(function*() {
-        const four = yield* Udp.bind()
-        const client = yield* Udp.connect({ host: "::ffff:127.0.0.1", port: four.address.port })
-        expect([client.address.family, client.address.host]).toEqual(["IPv6", "::ffff:127.0.0.1"])
-        yield* client.send("up")
-        const request = yield* four.recv
-        expect(request.from).toEqual({ family: "IPv4", host: "127.0.0.1", port: client.address.port })
-        yield* four.send("down", request.from)
-        expect(text((yield* client.recv).payload)).toBe("down")
-      })))
-
     it.effect("IPv4-mapped addresses count as their IPv4 host in controls and snapshots", () =>
       simulated(Effect.gen(function*() {
         const listener = yield* Tcp.listen({ host: "::ffff:127.0.0.2" })

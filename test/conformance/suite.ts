@@ -626,6 +626,20 @@ export const conformance = <R>(
           expect(four.address.port).toBe(six.address.port)
         })))
 
+      it.live("Udp.connect to an IPv4-mapped peer binds the mapped loopback, which reaches it", () =>
+        run(Effect.gen(function*() {
+          const four = yield* Udp.bind()
+          const client = yield* Udp.connect({ host: "::ffff:127.0.0.1", port: four.address.port })
+          expect([client.address.family, client.address.host]).toEqual(["IPv6", "::ffff:127.0.0.1"])
+          yield* client.send("up")
+          const request = yield* four.recv
+          expect(request.from).toEqual({ family: "IPv4", host: "127.0.0.1", port: client.address.port })
+          yield* four.send("down", request.from)
+          const reply = yield* client.recv
+          expect(new TextDecoder().decode(reply.payload)).toBe("down")
+          expect(reply.from).toEqual({ family: "IPv6", host: "::ffff:127.0.0.1", port: four.address.port })
+        })))
+
       it.live("UDP on ::ffff:127.0.0.1 talks IPv4: each side names the other in its own family", () =>
         run(Effect.gen(function*() {
           const mapped = yield* Udp.bind({ host: "::ffff:127.0.0.1" })

@@ -8,20 +8,16 @@ import { Effect, Fiber, Option, Stream } from "effect"
 import { randomBytes } from "node:crypto"
 import { readFileSync } from "node:fs"
 import * as Path from "node:path"
-import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Tcp from "../src/Tcp.js"
 import * as Udp from "../src/Udp.js"
 import { cli, cliPath, requireBuiltCli } from "./utils/cli.js"
 import { checkNoSocketLeaks } from "./utils/handles.js"
+import { live } from "./utils/live.js"
 import { repositoryRoot } from "./utils/process.js"
 import { readAllText } from "./utils/tcp.js"
 
 checkNoSocketLeaks()
 beforeAll(requireBuiltCli)
-
-const live = <A, E>(effect: Effect.Effect<A, E, any>) =>
-  // `any`: the tests' effects need Network and Scope, both provided here.
-  effect.pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)) as Effect.Effect<A, E>
 
 /** A stack trace line, which no user-facing error may print. */
 const stackLine = /^\s+at /m

@@ -8,8 +8,9 @@ import { Effect, Fiber } from "effect"
 import * as Proxy from "../src/Proxy.js"
 import * as Tcp from "../src/Tcp.js"
 import { transferToSlowReader } from "./reliability/slowReader.js"
-import { live, mib, report } from "./reliability/support.js"
+import { mib, report } from "./reliability/support.js"
 import { checkNoSocketLeaks } from "./utils/handles.js"
+import { live } from "./utils/live.js"
 
 checkNoSocketLeaks()
 

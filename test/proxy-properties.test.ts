@@ -9,12 +9,12 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Proxy from "../src/Proxy.js"
 import * as Tcp from "../src/Tcp.js"
 import * as TestNetwork from "../src/TestNetwork.js"
 import * as Udp from "../src/Udp.js"
 import { checkNoSocketLeaks, waitForNoSocketHandles } from "./utils/handles.js"
+import { live } from "./utils/live.js"
 import {
   expectReplyOrTypedFailure,
   replyTo,
@@ -47,17 +47,13 @@ const proxiedServer = (faults: TestNetwork.Faults, seed: number) =>
     return yield* Proxy.tcp({ upstream: listener.address, faults, seed })
   })
 
-const run = <A, E>(effect: Effect.Effect<A, E, any>) =>
-  // `any`: the property needs Network and Scope, both provided here.
-  effect.pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)) as Effect.Effect<A, E>
-
 describe("the TestNetwork retrying-client property, through a real Proxy", () => {
   it.live.prop(
     "returns exactly the reply or a typed error within the budget, and leaves nothing open",
     requestInputs(TestNetwork.arbitraryFaultsWith({ maxLatencyMillis: 50 })),
     ({ faults, id, seed }) =>
       Effect.gen(function*() {
-        const [elapsed, exit] = yield* run(Effect.gen(function*() {
+        const [elapsed, exit] = yield* live(Effect.gen(function*() {
           const proxy = yield* proxiedServer(faults, seed)
           return yield* Effect.timed(Effect.exit(request(proxy.address.port, id)))
         }))
@@ -74,7 +70,7 @@ describe("the TestNetwork retrying-client property, through a real Proxy", () =>
       TestNetwork.arbitraryFaultsWith({ exclude: ["refuse", "stall", "resetAfterBytes"], maxLatencyMillis: 50 })
     ),
     ({ faults, id, seed }) =>
-      run(Effect.gen(function*() {
+      live(Effect.gen(function*() {
         const proxy = yield* proxiedServer(faults, seed)
         expect(yield* request(proxy.address.port, id)).toBe(replyTo(id))
       })),
@@ -89,7 +85,7 @@ describe("the TestNetwork retrying-client property, through a real Proxy", () =>
       requestInputs(TestNetwork.arbitraryFaultsWith({ maxLatencyMillis: 50 })),
       ({ faults, id, seed }) =>
         Effect.gen(function*() {
-          const [elapsed, exit] = yield* run(Effect.gen(function*() {
+          const [elapsed, exit] = yield* live(Effect.gen(function*() {
             const server = yield* Udp.bind()
             const answer = udpAnswer(server)
             yield* Effect.forkScoped(Stream.runForEach(server.datagrams, (d) => Effect.ignore(answer(d))))

@@ -4,19 +4,15 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Fiber, Option, Scope, Stream } from "effect"
-import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Proxy from "../src/Proxy.js"
 import * as Tcp from "../src/Tcp.js"
 import * as TestNetwork from "../src/TestNetwork.js"
 import * as Udp from "../src/Udp.js"
 import { checkNoSocketLeaks } from "./utils/handles.js"
+import { live } from "./utils/live.js"
 import { readAllText } from "./utils/tcp.js"
 
 checkNoSocketLeaks()
-
-const live = <A, E>(effect: Effect.Effect<A, E, any>) =>
-  // `any`: the tests' effects need Network and Scope, both provided here.
-  effect.pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)) as Effect.Effect<A, E>
 
 /** Fails the test instead of waiting for the whole test timeout. */
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>, seconds = 10) =>

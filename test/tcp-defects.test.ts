@@ -9,17 +9,14 @@ import { Deferred, Duration, Effect, Either, Exit, Fiber, Option, Scope, Stream 
 import { createHash } from "node:crypto"
 import * as Net from "node:net"
 import { ConnectErrorReason } from "../src/NetError.js"
-import type { Network } from "../src/Network.js"
 import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Tcp from "../src/Tcp.js"
 import * as TestNetwork from "../src/TestNetwork.js"
 import { sleepReal } from "../src/internal/time.js"
 import { checkNoSocketLeaks, openSocketHandles } from "./utils/handles.js"
+import { live } from "./utils/live.js"
 
 checkNoSocketLeaks()
-
-const live = <A, E>(effect: Effect.Effect<A, E, Network | Scope.Scope>): Effect.Effect<A, E> =>
-  effect.pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
 
 /** Past the largest delay a Node timer takes (2^31 - 1 ms), which it turns into 1 ms. */
 const beyondTimerRange = Duration.millis(2 ** 31)

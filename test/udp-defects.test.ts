@@ -7,17 +7,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import type { UdpSocket } from "../src/Network.js"
-import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Udp from "../src/Udp.js"
 import { completionsPerTurn, TurnBudget } from "../src/internal/waiters.js"
 import { checkNoSocketLeaks } from "./utils/handles.js"
+import { live } from "./utils/live.js"
 import { childProcess, repositoryRoot } from "./utils/process.js"
 
 checkNoSocketLeaks()
-
-const live = <A, E>(effect: Effect.Effect<A, E, any>) =>
-  // `any`: the tests' effects need Network and Scope, both provided here.
-  effect.pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)) as Effect.Effect<A, E>
 
 /** Fails the test instead of waiting for the whole test timeout. */
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>, seconds = 5) =>

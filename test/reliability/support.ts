@@ -2,14 +2,10 @@ import { Cause, Effect, Exit, Fiber } from "effect"
 import * as Net from "node:net"
 import * as V8 from "node:v8"
 import * as Vm from "node:vm"
-import * as NodeNetwork from "../../src/NodeNetwork.js"
 import * as Tcp from "../../src/Tcp.js"
 import { openSocketHandles, waitForNoSocketHandles } from "../utils/handles.js"
 
-/** Runs a test program on real sockets, in its own scope. */
-export const live = <A, E>(effect: Effect.Effect<A, E, any>) =>
-  // `any`: the programs need Network and Scope, both provided here.
-  effect.pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)) as Effect.Effect<A, E>
+export { live } from "../utils/live.js"
 
 /**
  * A full garbage collection. The test workers do not run with --expose-gc;

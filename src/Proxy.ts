@@ -26,6 +26,7 @@ import type { AddressError } from "./NetError.js"
 import { BindError } from "./NetError.js"
 import type { ListenOptions, Network, UdpBindOptions } from "./Network.js"
 import type { Faults } from "./TestNetwork.js"
+import type { Running } from "./internal/proxy/control.js"
 import { Control, defaultSeed } from "./internal/proxy/control.js"
 import * as internalTcp from "./internal/proxy/tcp.js"
 import * as internalUdp from "./internal/proxy/udp.js"
@@ -153,10 +154,22 @@ export interface UdpProxyOptions {
 const validFaults = (faults: Faults): Effect.Effect<Faults, FaultsError> =>
   Fault.validate(faults, "faults", (_, message) => new FaultsError({ message: `Proxy: ${message}` }))
 
-/** Everything checked before a socket opens: the faults, the seed and the upstream address. */
-const prepare = (options: TcpProxyOptions | UdpProxyOptions): Effect.Effect<Control, BindError | AddressError> =>
+/**
+ * Checks the faults, the seed and the upstream address before a socket
+ * opens, then starts the relay `make` on `listen` and hands out its
+ * controls.
+ */
+const start = <Listen>(
+  options: TcpProxyOptions | UdpProxyOptions,
+  listen: Listen,
+  make: (options: {
+    readonly listen: Listen
+    readonly upstream: Upstream
+    readonly control: Control
+  }) => Effect.Effect<Running, BindError | AddressError, Network | Scope.Scope>
+): Effect.Effect<Proxy, BindError | AddressError, Network | Scope.Scope> =>
   Effect.gen(function*() {
-    const faults = yield* Effect.mapError(
+    const initialFaults = yield* Effect.mapError(
       validFaults(options.faults ?? {}),
       (error) => new BindError({ reason: "InvalidArgument", message: error.message })
     )
@@ -166,20 +179,18 @@ const prepare = (options: TcpProxyOptions | UdpProxyOptions): Effect.Effect<Cont
     }
     yield* validateHost(options.upstream.host)
     yield* validatePort(options.upstream.port, { allowZero: false })
-    return yield* Control.make(faults, seed)
+    const control = yield* Control.make(initialFaults, seed)
+    const running = yield* make({ listen, upstream: options.upstream, control })
+    return {
+      address: running.address,
+      setFaults: (faults: Faults, direction: Direction | "both" = "both") =>
+        validFaults(faults).pipe(
+          Effect.flatMap((valid) => Effect.sync(() => control.set(valid, direction))),
+          Effect.zipRight(running.applyFaults)
+        ),
+      stats: Effect.sync(() => running.counters.snapshot)
+    }
   })
-
-const controls = (control: Control, running: {
-  readonly counters: { readonly snapshot: Stats }
-  readonly applyFaults: Effect.Effect<void, BindError | AddressError>
-}) => ({
-  setFaults: (faults: Faults, direction: Direction | "both" = "both") =>
-    validFaults(faults).pipe(
-      Effect.flatMap((valid) => Effect.sync(() => control.set(valid, direction))),
-      Effect.zipRight(running.applyFaults)
-    ),
-  stats: Effect.sync(() => running.counters.snapshot)
-})
 
 /**
  * Listens (by default on an ephemeral port of 127.0.0.1) and relays each
@@ -215,11 +226,7 @@ const controls = (control: Control, running: {
  * @category constructors
  */
 export const tcp = (options: TcpProxyOptions): Effect.Effect<TcpProxy, BindError | AddressError, Network | Scope.Scope> =>
-  Effect.gen(function*() {
-    const control = yield* prepare(options)
-    const running = yield* internalTcp.make({ listen: options.listen ?? {}, upstream: options.upstream, control })
-    return { address: running.address, ...controls(control, running) }
-  })
+  start(options, options.listen ?? {}, internalTcp.make)
 
 /**
  * Binds (by default an ephemeral port of 127.0.0.1) and relays datagrams
@@ -232,8 +239,4 @@ export const tcp = (options: TcpProxyOptions): Effect.Effect<TcpProxy, BindError
  * @category constructors
  */
 export const udp = (options: UdpProxyOptions): Effect.Effect<UdpProxy, BindError | AddressError, Network | Scope.Scope> =>
-  Effect.gen(function*() {
-    const control = yield* prepare(options)
-    const running = yield* internalUdp.make({ listen: options.listen ?? {}, upstream: options.upstream, control })
-    return { address: running.address, ...controls(control, running) }
-  })
+  start(options, options.listen ?? {}, internalUdp.make)

@@ -1,5 +1,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type { SocketAddress } from "../../Address.js"
+import type { AddressError, BindError } from "../../NetError.js"
 import type { Faults } from "../../TestNetwork.js"
 import * as Fault from "../testNetwork/faults.js"
 import { Random } from "../testNetwork/random.js"
@@ -121,4 +123,26 @@ export class Counters {
   get snapshot() {
     return { connections: this.connections, bytesUp: this.bytesUp, bytesDown: this.bytesDown, dropped: this.dropped }
   }
+}
+
+/**
+ * Where a proxy relays to.
+ *
+ * @internal
+ */
+export interface Upstream {
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * What a running relay (TCP or UDP) gives its proxy.
+ *
+ * @internal
+ */
+export interface Running {
+  readonly address: SocketAddress
+  readonly counters: Counters
+  /** Brings what is open in line with the faults just set (TCP: the listening socket with `refuse`). */
+  readonly applyFaults: Effect.Effect<void, BindError | AddressError>
 }

@@ -11,8 +11,7 @@ import type { AddressError, BindError } from "../../NetError.js"
 import type { ListenOptions, TcpConnection } from "../../Network.js"
 import type { Network } from "../../Network.js"
 import * as Tcp from "../../Tcp.js"
-import type { Direction } from "./control.js"
-import type { Control } from "./control.js"
+import type { Control, Direction, Running, Upstream } from "./control.js"
 import { Counters, now, sleepUntil } from "./control.js"
 
 /**
@@ -124,12 +123,6 @@ const pipe = (
     )
   })
 
-/** @internal */
-export interface Upstream {
-  readonly host: string
-  readonly port: number
-}
-
 /**
  * One proxied connection: the upstream connect (hung by a stall), then both
  * directions at once. When either breaks, both connections are reset, as a
@@ -148,14 +141,6 @@ const relay = (client: TcpConnection, upstream: Upstream, control: Control, coun
       Effect.catchAll(() => Effect.zipRight(reset(client), reset(server.value)))
     )
   })
-
-/** @internal */
-export interface Running {
-  readonly address: Tcp.TcpListener["address"]
-  readonly counters: Counters
-  /** Brings the listening socket in line with `refuse`: closed while it is set, open again once lifted. */
-  readonly applyFaults: Effect.Effect<void, BindError | AddressError>
-}
 
 /** Attempts at listening on the proxy's port again after `refuse` is lifted. */
 const relistenAttempts = 20

@@ -7,10 +7,8 @@ import { format } from "../../Address.js"
 import type { AddressError, BindError, SendError } from "../../NetError.js"
 import type { Network, UdpBindOptions } from "../../Network.js"
 import * as Udp from "../../Udp.js"
-import type { Direction } from "./control.js"
-import type { Control } from "./control.js"
+import type { Control, Direction, Running, Upstream } from "./control.js"
 import { Counters, now, sleepUntil } from "./control.js"
-import type { Upstream } from "./tcp.js"
 
 /**
  * Datagrams waiting for their latency at once. UDP has no backpressure, so
@@ -41,11 +39,7 @@ export const make = (options: {
   readonly listen: UdpBindOptions
   readonly upstream: Upstream
   readonly control: Control
-}): Effect.Effect<
-  { readonly address: SocketAddress; readonly counters: Counters; readonly applyFaults: Effect.Effect<void> },
-  BindError | AddressError,
-  Network | Scope.Scope
-> =>
+}): Effect.Effect<Running, BindError | AddressError, Network | Scope.Scope> =>
   Effect.gen(function*() {
     const { control, upstream } = options
     const random = control.random

@@ -2,17 +2,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { SocketAddress } from "../../Address.js"
 import type { AddressError, BindError } from "../../NetError.js"
+import type { Direction } from "../../Proxy.js"
 import type { Faults } from "../../TestNetwork.js"
 import * as Fault from "../testNetwork/faults.js"
 import { Random } from "../testNetwork/random.js"
 import { sleepReal } from "../time.js"
-
-/**
- * `upstream` is the client-to-server direction, `downstream` the way back.
- *
- * @internal
- */
-export type Direction = "upstream" | "downstream"
 
 /** @internal */
 export const defaultSeed = 0x5eed
@@ -123,16 +117,6 @@ export class Counters {
   get snapshot() {
     return { connections: this.connections, bytesUp: this.bytesUp, bytesDown: this.bytesDown, dropped: this.dropped }
   }
-}
-
-/**
- * Where a proxy relays to.
- *
- * @internal
- */
-export interface Upstream {
-  readonly host: string
-  readonly port: number
 }
 
 /**

@@ -10,8 +10,9 @@ import * as Net from "node:net"
 import type { AddressError, BindError } from "../../NetError.js"
 import type { ListenOptions, TcpConnection } from "../../Network.js"
 import type { Network } from "../../Network.js"
+import type { Direction, Upstream } from "../../Proxy.js"
 import * as Tcp from "../../Tcp.js"
-import type { Control, Direction, Running, Upstream } from "./control.js"
+import type { Control, Running } from "./control.js"
 import { Counters, now, sleepUntil } from "./control.js"
 
 /**

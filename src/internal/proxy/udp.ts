@@ -6,8 +6,9 @@ import type { SocketAddress } from "../../Address.js"
 import { format } from "../../Address.js"
 import type { AddressError, BindError, SendError } from "../../NetError.js"
 import type { Network, UdpBindOptions } from "../../Network.js"
+import type { Direction, Upstream } from "../../Proxy.js"
 import * as Udp from "../../Udp.js"
-import type { Control, Direction, Running, Upstream } from "./control.js"
+import type { Control, Running } from "./control.js"
 import { Counters, now, sleepUntil } from "./control.js"
 
 /**

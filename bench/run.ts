@@ -10,7 +10,13 @@
  *   --impl=raw,effect-net          only these implementations
  *   --runs=N                       runs per cell
  *   --out=DIR                      where results go (default bench/)
- *   --client=IMPL                  run every client side with IMPL (e.g. raw, to measure servers alone)
+ *   --client=own                   each implementation's client is that implementation (the headline table) only
+ *   --client=IMPL                  run every client side with IMPL only (e.g. raw: the servers alone)
+ *
+ * By default every two-process workload runs twice per implementation: with
+ * its own client (the headline: both ends written in that implementation, as
+ * its users write them) and, as a diagnostic of the server alone, with a raw
+ * client; raw itself runs once and is the baseline of both.
  *   --cpu-prof=DIR                 run the children under --cpu-prof, profiles in DIR
  */
 import * as ChildProcess from "node:child_process"
@@ -20,7 +26,7 @@ import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { build } from "esbuild"
 import { type Cell, median, writeResults } from "./report.js"
-import type { Call, Implementation, Mode, Workload } from "./workloads.js"
+import type { Call, Contender, Implementation, Mode, Workload } from "./workloads.js"
 import { workloads } from "./workloads.js"
 import type { Reply, Request } from "./workers/protocol.js"
 
@@ -38,7 +44,21 @@ const only = flag("only")?.split(",")
 const onlyImpl = flag("impl")?.split(",")
 const outDir = Path.resolve(flag("out") ?? here)
 const cpuProfDir = flag("cpu-prof")
-const clientOverride = flag("client") as Implementation | undefined
+const clientChoice = flag("client") as "own" | Implementation | undefined
+
+/** Who runs each implementation's client side in `workload` (see the file's header). */
+const contenders = (workload: Workload, impls: ReadonlyArray<Implementation>): Array<Contender> => {
+  const own = impls.map((impl) => ({ impl, client: impl }))
+  const client = clientChoice ?? "raw"
+  // A client exists only where the workload has that implementation (@effect/rpc has no raw one).
+  if (!workload.twoProcesses || client === "own" || !workload.implementations.includes(client)) return own
+  if (clientChoice !== undefined) return impls.map((impl) => ({ impl, client }))
+  // raw+effect is itself a diagnostic (raw code, effect loaded): it keeps its own client only.
+  const serversAlone = impls.filter((impl) => impl !== "raw" && impl !== "raw+effect")
+  return [...own, ...serversAlone.map((impl) => ({ impl, client }))]
+}
+
+const label = ({ client, impl }: Contender) => client === impl ? impl : `${impl} (${client} client)`
 
 const entries: Record<Implementation, string> = {
   "raw": "raw",
@@ -128,11 +148,11 @@ interface Pair {
   readonly port: number
 }
 
-/** Starts the processes of `impl` for `workload` and prepares them (server up, warmed up). */
-const startPair = async (workload: Workload, impl: Implementation, files: Record<Implementation, string>): Promise<Pair> => {
+/** Starts the processes of `contender` for `workload` and prepares them (server up, warmed up). */
+const startPair = async (workload: Workload, contender: Contender, files: Record<Implementation, string>): Promise<Pair> => {
   const timeoutMs = mode === "full" ? 120_000 : 45_000
-  const server = spawn(files[impl], workload.env, timeoutMs)
-  const client = workload.twoProcesses ? spawn(files[clientOverride ?? workload.client ?? impl], workload.env, timeoutMs) : server
+  const server = spawn(files[contender.impl], workload.env, timeoutMs)
+  const client = workload.twoProcesses ? spawn(files[contender.client], workload.env, timeoutMs) : server
   const stop = () => Promise.all([server.stop(), client.stop()]).then(() => undefined)
   try {
     return { server, client, port: await workload.prepare(server.call, client.call) }
@@ -145,41 +165,41 @@ const startPair = async (workload: Workload, impl: Implementation, files: Record
 const stopPair = (pair: Pair) => Promise.all([pair.server.stop(), pair.client.stop()])
 
 /**
- * All runs of one workload. Each implementation's processes are started and
+ * All runs of one workload. Each contender's processes are started and
  * warmed up once and then serve every run, unless the workload wants fresh
- * processes per run; runs are interleaved across implementations.
+ * processes per run; runs are interleaved across contenders.
  */
 const measureWorkload = async (
   workload: Workload,
-  impls: ReadonlyArray<Implementation>,
+  entrants: ReadonlyArray<Contender>,
   files: Record<Implementation, string>
-): Promise<{ samples: Map<Implementation, Array<Record<string, number>>>; failures: number }> => {
-  const samples = new Map<Implementation, Array<Record<string, number>>>(impls.map((impl) => [impl, []]))
-  const pairs = new Map<Implementation, Pair>()
+): Promise<{ samples: Map<Contender, Array<Record<string, number>>>; failures: number }> => {
+  const samples = new Map<Contender, Array<Record<string, number>>>(entrants.map((entrant) => [entrant, []]))
+  const pairs = new Map<Contender, Pair>()
   let failures = 0
   try {
     for (let run = 0; run < runs; run++) {
-      // Each run starts with a different implementation so that none is always first.
-      for (let i = 0; i < impls.length; i++) {
-        const impl = impls[(i + run) % impls.length]
+      // Each run starts with a different contender so that none is always first.
+      for (let i = 0; i < entrants.length; i++) {
+        const entrant = entrants[(i + run) % entrants.length]
         try {
-          let pair = pairs.get(impl)
+          let pair = pairs.get(entrant)
           if (pair === undefined) {
-            pair = await startPair(workload, impl, files)
-            if (workload.freshProcesses !== true) pairs.set(impl, pair)
+            pair = await startPair(workload, entrant, files)
+            if (workload.freshProcesses !== true) pairs.set(entrant, pair)
           }
           try {
-            samples.get(impl)!.push(await workload.measure(pair.server.call, pair.client.call, pair.port))
+            samples.get(entrant)!.push(await workload.measure(pair.server.call, pair.client.call, pair.port))
           } finally {
             if (workload.freshProcesses === true) await stopPair(pair)
           }
         } catch (error) {
           failures++
           // A failed pair is not reused: its state is unknown.
-          const broken = pairs.get(impl)
-          pairs.delete(impl)
+          const broken = pairs.get(entrant)
+          pairs.delete(entrant)
           if (broken !== undefined) await stopPair(broken)
-          console.error(`${workload.key} / ${impl} run ${run + 1}: ${error instanceof Error ? error.message : String(error)}`)
+          console.error(`${workload.key} / ${label(entrant)} run ${run + 1}: ${error instanceof Error ? error.message : String(error)}`)
         }
       }
     }
@@ -198,13 +218,13 @@ const main = async () => {
   let failures = 0
   for (const workload of selected) {
     const impls = workload.implementations.filter((impl) => onlyImpl === undefined || onlyImpl.includes(impl))
-    const measured = await measureWorkload(workload, impls, files)
-    const samples = measured.samples
+    const entrants = contenders(workload, impls)
+    const measured = await measureWorkload(workload, entrants, files)
     failures += measured.failures
-    for (const impl of impls) cells.push({ workload, impl, samples: samples.get(impl)! })
-    const line = impls.map((impl) => {
-      const values = samples.get(impl)!.map((sample) => sample[workload.metrics[0].key])
-      return `${impl} ${values.length === 0 ? "—" : median(values).toFixed(1)}`
+    for (const entrant of entrants) cells.push({ workload, ...entrant, samples: measured.samples.get(entrant)! })
+    const line = entrants.map((entrant) => {
+      const values = measured.samples.get(entrant)!.map((sample) => sample[workload.metrics[0].key])
+      return `${label(entrant)} ${values.length === 0 ? "—" : median(values).toFixed(1)}`
     })
     console.log(`${workload.title} (${workload.metrics[0].unit}): ${line.join(" | ")}`)
   }

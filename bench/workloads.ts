@@ -15,6 +15,12 @@ export const implementationTitles: Record<Implementation, string> = {
   "platform-node": "@effect/platform-node"
 }
 
+/** One column of a workload's runs: the implementation measured (the server side) and its client side's. */
+export interface Contender {
+  readonly impl: Implementation
+  readonly client: Implementation
+}
+
 export interface Metric {
   readonly key: string
   readonly unit: string
@@ -36,12 +42,14 @@ export interface Workload {
   /** Where client and server run, for the report. */
   readonly setup: string
   readonly implementations: ReadonlyArray<Implementation>
-  /** The implementation the client side runs, when it is not the one measured. */
-  readonly client?: Implementation
   /** Environment of both child processes. */
   readonly env?: Record<string, string>
   readonly metrics: ReadonlyArray<Metric>
-  /** Needs a second process (the client); without one the server process does all. */
+  /**
+   * Needs a second process (the client), which runs the implementation
+   * measured unless the run says otherwise (a raw client: the server alone);
+   * without one the server process does all.
+   */
   readonly twoProcesses: boolean
   /** Every run in new processes (memory is measured), rather than all runs in one warmed-up pair. */
   readonly freshProcesses?: boolean
@@ -71,6 +79,7 @@ export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
   const bulkTotal = scale(mode, 256 * mib, 32 * mib, mib / 2)
   const churn = scale(mode, 5000, 1000, 200)
   const flood = scale(mode, 200_000, 20_000, 500)
+  const floodBatch = 32
   const idle = scale(mode, 2000, 500, 100)
   const framingMiB = scale(mode, 32, 8, 0.25)
 
@@ -83,9 +92,9 @@ export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
     return {
       key,
       title,
-      setup: `client and server in separate processes, same implementation on both ends; ${
+      setup: `client and server in separate processes; ${
         Math.round(connections * bytesPerConnection / mib)
-      } MiB in ${chunkSize / 1024} KiB writes`,
+      } MiB in ${chunkSize / 1024} KiB writes, the client awaiting each write in a \`for\` loop (\`yield* conn.send(chunk)\`), the server reading with \`Stream.runForEachChunk(conn.stream, …)\` and acknowledging every eighth`,
       implementations: [...tcp, "raw+effect"],
       ...(env === undefined ? {} : { env }),
       metrics: [{ key: "MiB/s", unit: "MiB/s" }],
@@ -102,23 +111,37 @@ export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
     }
   }
 
+  /** How long a UDP ping-pong request waits for its reply before it is sent again. */
+  const udpReplyTimeoutMs = 200
+
   const ping = (key: string, title: string, connections: number, roundTrips: number, transport: "tcp" | "udp"): Workload => {
     const op = transport === "tcp" ? "tcpPingClient" as const : "udpPingClient" as const
+    const args = (port: number, roundTrips: number) => ({
+      port,
+      connections,
+      roundTrips,
+      size: 64,
+      timeoutMs: udpReplyTimeoutMs,
+      deadlineMs
+    })
     return {
       key,
       title,
-      setup:
-        `client and server in separate processes, same implementation on both ends; ${roundTrips} round trips of 64 bytes, one in flight per connection`,
+      setup: `client and server in separate processes; ${roundTrips} round trips of 64 bytes, one in flight per ${
+        transport === "tcp"
+          ? "connection: the client sends, then `recv`s until 64 bytes are back; the server echoes with `Stream.run(conn.stream, conn.sink)`"
+          : `socket: the client (\`Udp.bind\`) sends to \`{ host, port }\` and waits with \`recv.pipe(Effect.timeoutOption("${udpReplyTimeoutMs} millis"))\`, sending again on a timeout; the server echoes each of \`socket.datagrams\` to its sender`
+      }`,
       implementations: transport === "tcp" ? tcp : udp,
       metrics: [{ key: "round trips/s", unit: "round trips/s" }],
       twoProcesses: true,
       prepare: async (server, client) => {
         const { port } = await server(transport === "tcp" ? "tcpEchoServer" : "udpEchoServer", undefined)
-        await client(op, { port, connections, roundTrips: warm(roundTrips), size: 64, deadlineMs })
+        await client(op, args(port, warm(roundTrips)))
         return port
       },
       measure: async (_, client, port) => ({
-        "round trips/s": rate(await client(op, { port, connections, roundTrips, size: 64, deadlineMs }), "roundTrips")
+        "round trips/s": rate(await client(op, args(port, roundTrips)), "roundTrips")
       })
     }
   }
@@ -146,13 +169,12 @@ export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
   const idleMemory = (reader: "stream" | "recv", implementations: ReadonlyArray<Implementation>): Workload => ({
     key: reader === "stream" ? "tcp-idle-memory" : "tcp-idle-memory-recv",
     title: `Memory per idle TCP connection (${idle} connections, server side${reader === "stream" ? "" : ", handler in recv"})`,
-    setup: `server in its own process (the implementation measured), each connection in a handler ${
-      reader === "stream" ? "reading its stream" : "waiting in `recv` (raw: a 'data' listener, as above)"
-    }; a raw node:net client process holds the connections. Memory is measured after a warm-up of ${
+    setup: `server in its own process, each connection in a handler ${
+      reader === "stream" ? "reading `conn.stream` (`Stream.runDrain`)" : "waiting in `recv` (raw: a 'data' listener, as above)"
+    }; a client process holds the connections, opened 100 at a time. Memory is measured after a warm-up of ${
       warm(idle)
     } connections opened and closed`,
     implementations,
-    client: "raw",
     metrics: [
       { key: "RSS/conn", unit: "KB", lowerIsBetter: true },
       { key: "heap/conn", unit: "KB", lowerIsBetter: true }
@@ -205,9 +227,8 @@ export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
       key: "tcp-accept-churn",
       title: "TCP accept churn",
       setup:
-        `server in its own process (the implementation measured); a raw node:net client process runs ${churn} connect/64-byte exchange/close at 50 concurrent`,
+        `client and server in separate processes; ${churn} connections, 50 at a time (\`Effect.forEach(…, { concurrency: 50 })\`), each \`Tcp.connect\`, send 64 bytes, \`endWrite\`, read \`conn.stream\` to its end; the server reads 64 bytes, replies 64 and closes`,
       implementations: tcp,
-      client: "raw",
       metrics: [{ key: "connections/s", unit: "connections/s" }],
       twoProcesses: true,
       prepare: async (server, client) => {
@@ -226,19 +247,19 @@ export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
       key: "udp-flood",
       title: "UDP flood",
       setup:
-        `receiver and sender in separate processes, same implementation; ${flood} datagrams of 512 bytes, each sent when the previous send completed`,
+        `receiver and sender in separate processes; ${flood} datagrams of 512 bytes from a connected socket in batches of ${floodBatch}, each batch sent with \`Effect.forEach(batch, send, { concurrency: "unbounded" })\` (raw: ${floodBatch} \`send\`s, then the next batch once every callback came); the receiver reads \`socket.datagrams\``,
       implementations: udp,
       metrics: [{ key: "received/s", unit: "datagrams/s" }, { key: "loss", unit: "%", lowerIsBetter: true, points: true }],
       twoProcesses: true,
       prepare: async (server, client) => {
         const { port } = await server("udpFloodReceiver", undefined)
-        const warmup = await client("udpFloodSender", { port, datagrams: warm(flood), size: 512, deadlineMs })
+        const warmup = await client("udpFloodSender", { port, datagrams: warm(flood), size: 512, batch: floodBatch, deadlineMs })
         await server("udpFloodReport", { sent: warmup.sent, deadlineMs })
         return port
       },
       measure: async (server, client, port) => {
         await server("udpFloodReset", undefined)
-        const sent = await client("udpFloodSender", { port, datagrams: flood, size: 512, deadlineMs })
+        const sent = await client("udpFloodSender", { port, datagrams: flood, size: 512, batch: floodBatch, deadlineMs })
         const received = await server("udpFloodReport", { sent: sent.sent, deadlineMs })
         return { "received/s": received.received / received.seconds, loss: 100 * (1 - received.received / sent.sent) }
       }

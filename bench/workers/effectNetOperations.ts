@@ -1,12 +1,16 @@
 /**
- * effect-net, used as its README shows: `Tcp.serve` with a handler per
- * connection, `conn.stream` / `conn.recv` to read, `conn.send` to write,
- * `socket.datagrams` / `socket.recv` for UDP, `Framing` to decode.
+ * effect-net, used as its README shows, on both ends: `Tcp.serve` with a
+ * handler per connection, `conn.stream` / `conn.recv` to read, `conn.send`
+ * to write, `Tcp.connect` in `Effect.scoped` per connection,
+ * `socket.datagrams` / `socket.recv` for UDP (a reply awaited with
+ * `Effect.timeoutOption`), `Effect.forEach` to send several at once,
+ * `Framing` to decode.
  */
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Framing from "../../src/Framing.js"
 import type { Network } from "../../src/Network.js"
@@ -14,8 +18,9 @@ import * as NodeNetwork from "../../src/NodeNetwork.js"
 import * as PlatformSocket from "../../src/PlatformSocket.js"
 import * as Tcp from "../../src/Tcp.js"
 import * as Udp from "../../src/Udp.js"
-import type { BulkArgs, FloodArgs, FramingArgs, Operations, PingArgs } from "./protocol.js"
+import type { BulkArgs, ChurnArgs, FloodArgs, FramingArgs, IdleClientArgs, Operations, PingArgs, UdpPingArgs } from "./protocol.js"
 import { acksDue, bulkAck, floodCounter, framingInput, idleMeter, now } from "./protocol.js"
+import { deadline } from "./deadline.js"
 import { rpcOperations } from "./rpcOperations.js"
 
 const host = "127.0.0.1"
@@ -48,9 +53,6 @@ const tcpServer = (handler: (connection: Tcp.TcpConnection) => Effect.Effect<unk
     Effect.suspend(() => Tcp.serve(listener!, handler))
   )
 }
-
-const deadline = <A, E, R>(deadlineMs: number, what: string, effect: Effect.Effect<A, E, R>) =>
-  Effect.timeoutFail(effect, { duration: deadlineMs, onTimeout: () => new Error(`${what}: deadline of ${deadlineMs} ms passed`) })
 
 /** Reads until `size` bytes arrived; fails at EOF. */
 const readExactly = (connection: Tcp.TcpConnection, size: number) =>
@@ -107,25 +109,95 @@ const pingClient = (args: PingArgs) =>
     return { seconds, roundTrips: perConnection * connections.length }
   }))
 
-const udpPingClient = (args: PingArgs) =>
+const udpPingClient = (args: UdpPingArgs) =>
   run(Effect.gen(function*() {
-    const sockets = yield* Effect.forEach(Array.from({ length: args.connections }), () => Udp.connect({ host, port: args.port }))
+    const sockets = yield* Effect.forEach(Array.from({ length: args.connections }), () => Udp.bind({ host }))
+    const server = { host, port: args.port }
     const payload = new Uint8Array(args.size).fill(112)
     const perSocket = Math.max(1, Math.floor(args.roundTrips / args.connections))
+    let timeouts = 0
     const start = now()
     yield* deadline(
       args.deadlineMs,
       "udp ping-pong",
       Effect.forEach(sockets, (socket) =>
         Effect.gen(function*() {
-          for (let i = 0; i < perSocket; i++) {
-            yield* socket.send(payload)
-            yield* socket.recv
+          for (let done = 0; done < perSocket;) {
+            yield* socket.send(payload, server)
+            const reply = yield* socket.recv.pipe(Effect.timeoutOption(args.timeoutMs))
+            if (Option.isSome(reply)) done++
+            else timeouts++
           }
         }), { concurrency: "unbounded", discard: true })
     )
     const seconds = (now() - start) / 1000
-    return { seconds, roundTrips: perSocket * sockets.length }
+    return { seconds, roundTrips: perSocket * sockets.length, timeouts }
+  }))
+
+const floodSender = (args: FloodArgs) =>
+  run(Effect.gen(function*() {
+    const socket = yield* Udp.connect({ host, port: args.port })
+    const batch = Array.from({ length: args.batch }, () => new Uint8Array(args.size).fill(102))
+    let sent = 0
+    const start = now()
+    yield* deadline(
+      args.deadlineMs,
+      "udp flood",
+      Effect.gen(function*() {
+        for (let first = 0; first < args.datagrams; first += batch.length) {
+          const exits = yield* Effect.forEach(
+            batch.slice(0, args.datagrams - first),
+            (payload) => Effect.exit(socket.send(payload)),
+            { concurrency: "unbounded" }
+          )
+          sent += exits.filter(Exit.isSuccess).length
+        }
+      })
+    )
+    return { seconds: (now() - start) / 1000, sent }
+  }))
+
+const churnClient = (
+  { concurrency, connections, deadlineMs, port, size }: ChurnArgs
+) =>
+  run(Effect.gen(function*() {
+    const payload = new Uint8Array(size).fill(99)
+    let errors = 0
+    const start = now()
+    yield* deadline(
+      deadlineMs,
+      "accept churn",
+      Effect.forEach(Array.from({ length: connections }), () =>
+        Effect.scoped(Effect.gen(function*() {
+          const connection = yield* Tcp.connect({ host, port, noDelay: true })
+          yield* connection.send(payload)
+          yield* connection.endWrite
+          const received = yield* Stream.runFold(connection.stream, 0, (total, chunk) => total + chunk.length)
+          if (received < size) errors++
+        })), { concurrency, discard: true })
+    )
+    return { seconds: (now() - start) / 1000, connections, errors }
+  }))
+
+/** The scopes of the connections an idle client holds open: they stay open until the process exits. */
+const held: Array<Scope.CloseableScope> = []
+
+const idleClient = (
+  { connections, deadlineMs, hold, port }: IdleClientArgs
+) =>
+  run(Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    yield* deadline(
+      deadlineMs,
+      "idle connections",
+      Effect.forEach(Array.from({ length: connections }), () => Tcp.connect({ host, port, noDelay: true }), {
+        concurrency: 100,
+        discard: true
+      })
+    ).pipe(Scope.extend(scope), Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))
+    if (hold) held.push(scope)
+    else yield* Scope.close(scope, Exit.void)
+    return { connections }
   }))
 
 const idle = idleMeter()
@@ -154,9 +226,9 @@ export const operations: Operations = {
   tcpBulkServer: ({ ackEvery }) =>
     tcpServer((connection) => {
       let received = 0
-      return Stream.runForEach(connection.stream, (chunk) => {
+      return Stream.runForEachChunk(connection.stream, (chunk) => {
         const before = received
-        received += chunk.length
+        for (const bytes of chunk) received += bytes.length
         const due = acksDue(before, received, ackEvery)
         return due === 0 ? Effect.void : Effect.repeatN(connection.send(bulkAck), due - 1)
       })
@@ -168,6 +240,7 @@ export const operations: Operations = {
     const reply = new Uint8Array(size).fill(99)
     return tcpServer((connection) => Effect.zipRight(readExactly(connection, size), connection.send(reply)))
   },
+  tcpChurnClient: churnClient,
   tcpIdleServer: ({ reader }) =>
     tcpServer((connection) =>
       Effect.suspend(() => {
@@ -181,6 +254,7 @@ export const operations: Operations = {
     ),
   tcpIdleBaseline: idle.baseline,
   tcpIdleReport: idle.report,
+  tcpIdleClient: idleClient,
   udpEchoServer: () => {
     let socket: Udp.UdpSocket | undefined
     return background(
@@ -206,24 +280,7 @@ export const operations: Operations = {
   },
   udpFloodReset: flood.reset,
   udpFloodReport: flood.report,
-  udpFloodSender: (args: FloodArgs) =>
-    run(Effect.gen(function*() {
-      const socket = yield* Udp.connect({ host, port: args.port })
-      const payload = new Uint8Array(args.size).fill(102)
-      let sent = 0
-      const start = now()
-      yield* deadline(
-        args.deadlineMs,
-        "udp flood",
-        Effect.gen(function*() {
-          for (let i = 0; i < args.datagrams; i++) {
-            const exit = yield* Effect.exit(socket.send(payload))
-            if (exit._tag === "Success") sent++
-          }
-        })
-      )
-      return { seconds: (now() - start) / 1000, sent }
-    })),
+  udpFloodSender: floodSender,
   framingLines: framing("lines"),
   framingLengthPrefixed: framing("lengthPrefixed"),
   ...rpcOperations({

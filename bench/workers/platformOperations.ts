@@ -1,17 +1,21 @@
 /**
  * @effect/platform-node's `NodeSocket` / `NodeSocketServer`, used as their
- * documentation shows: `socket.run(handler)` to read, `socket.writer` to
- * write. TCP only: the package has no UDP.
+ * documentation shows, on both ends: `socket.run(handler)` to read (and, on a
+ * client, to open the connection), `socket.writer` to write, its release to
+ * half-close. TCP only: the package has no UDP.
  */
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import * as Socket from "@effect/platform/Socket"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
-import type { BulkArgs, Operations, PingArgs } from "./protocol.js"
+import type { BulkArgs, ChurnArgs, IdleClientArgs, Operations, PingArgs } from "./protocol.js"
 import { acksDue, bulkAck, idleMeter, now } from "./protocol.js"
+import { deadline } from "./deadline.js"
 import { rpcOperations } from "./rpcOperations.js"
 
 const host = "127.0.0.1"
@@ -61,9 +65,7 @@ const clientSessions = (
         yield* Effect.forkScoped(socket.run(onData))
         yield* start
         yield* Deferred.await(done)
-      })), { concurrency: "unbounded", discard: true }).pipe(
-        Effect.timeoutFail({ duration: deadlineMs, onTimeout: () => new Error(`deadline of ${deadlineMs} ms passed`) })
-      )
+      })), { concurrency: "unbounded", discard: true }).pipe((sessions) => deadline(deadlineMs, "sessions", sessions))
     return (now() - start) / 1000
   })))
 
@@ -104,6 +106,56 @@ const pingClient = async (args: PingArgs) => {
   return { seconds, roundTrips: perConnection * args.connections }
 }
 
+const churnClient = (
+  { concurrency, connections, deadlineMs, port, size }: ChurnArgs
+) =>
+  Effect.runPromise(Effect.gen(function*() {
+    const payload = new Uint8Array(size).fill(99)
+    let errors = 0
+    const start = now()
+    yield* deadline(
+      deadlineMs,
+      "accept churn",
+      Effect.forEach(Array.from({ length: connections }), () =>
+        Effect.gen(function*() {
+          const socket = yield* NodeSocket.makeNet({ host, port, noDelay: true })
+          let received = 0
+          yield* socket.run((chunk) => {
+            received += chunk.length
+          }, { onOpen: Effect.scoped(Effect.flatMap(socket.writer, (write) => Effect.orDie(write(payload)))) })
+          if (received < size) errors++
+        }), { concurrency, discard: true })
+    )
+    return { seconds: (now() - start) / 1000, connections, errors }
+  }))
+
+/** The scopes of the connections an idle client holds open: they stay open until the process exits. */
+const held: Array<Scope.CloseableScope> = []
+
+/** Opens a connection that stays open, reading and ignoring, until `scope` ends. */
+const openIn = (scope: Scope.Scope, port: number) =>
+  Effect.gen(function*() {
+    const socket = yield* NodeSocket.makeNet({ host, port, noDelay: true })
+    const opened = yield* Deferred.make<void>()
+    const running = yield* Effect.forkIn(socket.run(() => {}, { onOpen: Deferred.complete(opened, Effect.void) }), scope)
+    yield* Effect.raceFirst(Deferred.await(opened), Fiber.join(running))
+  })
+
+const idleClient = (
+  { connections, deadlineMs, hold, port }: IdleClientArgs
+) =>
+  Effect.runPromise(Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    yield* deadline(
+      deadlineMs,
+      "idle connections",
+      Effect.forEach(Array.from({ length: connections }), () => openIn(scope, port), { concurrency: 100, discard: true })
+    ).pipe(Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause))))
+    if (hold) held.push(scope)
+    else yield* Scope.close(scope, Exit.void)
+    return { connections }
+  }))
+
 const idle = idleMeter()
 
 export const operations: Operations = {
@@ -123,6 +175,7 @@ export const operations: Operations = {
   tcpBulkClient: bulkClient,
   tcpEchoServer: () => server((socket) => Effect.flatMap(socket.writer, (write) => socket.run(write))),
   tcpPingClient: pingClient,
+  tcpChurnClient: churnClient,
   tcpChurnServer: ({ size }) =>
     server((socket) =>
       Effect.gen(function*() {
@@ -145,6 +198,7 @@ export const operations: Operations = {
     ),
   tcpIdleBaseline: idle.baseline,
   tcpIdleReport: idle.report,
+  tcpIdleClient: idleClient,
   ...rpcOperations({
     server: NodeSocketServer.layer({ host, port: 0, noDelay: true }),
     client: (port) => Layer.orDie(NodeSocket.layerNet({ host, port, noDelay: true }))

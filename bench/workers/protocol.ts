@@ -32,10 +32,35 @@ export interface PingArgs {
   readonly deadlineMs: number
 }
 
+export interface UdpPingArgs extends PingArgs {
+  /** How long each request waits for its reply before it is sent again (a lost datagram). */
+  readonly timeoutMs: number
+}
+
 export interface FloodArgs {
   readonly port: number
   readonly datagrams: number
   readonly size: number
+  /** Datagrams sent at once; the next batch starts when every send of this one completed. */
+  readonly batch: number
+  readonly deadlineMs: number
+}
+
+export interface ChurnArgs {
+  readonly port: number
+  /** Connections in total, each one connect / send `size` bytes / half-close / read to EOF. */
+  readonly connections: number
+  /** Connections in progress at once. */
+  readonly concurrency: number
+  readonly size: number
+  readonly deadlineMs: number
+}
+
+export interface IdleClientArgs {
+  readonly port: number
+  readonly connections: number
+  /** Hold the connections open; with `false`, close them again (a warm-up). */
+  readonly hold: boolean
   readonly deadlineMs: number
 }
 
@@ -64,9 +89,7 @@ export interface Operations {
   readonly tcpPingClient?: (args: PingArgs) => Promise<Figures>
   /** Server: reads `size` bytes, echoes them, closes. */
   readonly tcpChurnServer?: (args: { readonly size: number }) => Promise<Listening>
-  readonly tcpChurnClient?: (
-    args: { readonly port: number; readonly connections: number; readonly concurrency: number; readonly size: number; readonly deadlineMs: number }
-  ) => Promise<Figures>
+  readonly tcpChurnClient?: (args: ChurnArgs) => Promise<Figures>
   /**
    * Server: accepts and reads, holding connections open. `reader`: how each
    * handler waits for data, where the implementation has a choice.
@@ -77,11 +100,10 @@ export interface Operations {
   /** Server: waits for `connections` accepted, then reports memory per connection. */
   readonly tcpIdleReport?: (args: { readonly connections: number; readonly deadlineMs: number }) => Promise<Figures>
   /** Client: opens `connections`; holds them open, or with `hold: false` closes them again (a warm-up). */
-  readonly tcpIdleClient?: (
-    args: { readonly port: number; readonly connections: number; readonly hold: boolean; readonly deadlineMs: number }
-  ) => Promise<Figures>
+  readonly tcpIdleClient?: (args: IdleClientArgs) => Promise<Figures>
   readonly udpEchoServer?: () => Promise<Listening>
-  readonly udpPingClient?: (args: PingArgs) => Promise<Figures>
+  /** Client: an unconnected socket sending to the server's host and port, each reply awaited with a timeout. */
+  readonly udpPingClient?: (args: UdpPingArgs) => Promise<Figures>
   readonly udpFloodReceiver?: () => Promise<Listening>
   /** Receiver: forget what was counted so far (after a warm-up). */
   readonly udpFloodReset?: () => Promise<Figures>

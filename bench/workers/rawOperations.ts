@@ -5,7 +5,7 @@
  */
 import * as Dgram from "node:dgram"
 import * as Net from "node:net"
-import type { BulkArgs, FloodArgs, FramingArgs, Operations, PingArgs } from "./protocol.js"
+import type { BulkArgs, FloodArgs, FramingArgs, Operations, PingArgs, UdpPingArgs } from "./protocol.js"
 import { acksDue, bulkAck, floodCounter, framingInput, idleMeter, now } from "./protocol.js"
 
 const host = "127.0.0.1"
@@ -98,38 +98,54 @@ const pingClient = async (args: PingArgs) => {
   return { seconds, roundTrips: perConnection * sockets.length }
 }
 
-/** Ping-pong over UDP: `connections` connected sockets, one datagram in flight on each. */
-const udpPingClient = async (args: PingArgs) => {
+/**
+ * Ping-pong over UDP: `connections` unconnected sockets sending to the
+ * server's host and port, one datagram in flight on each; a request not
+ * answered within `timeoutMs` is sent again, as a client on a lossy network must.
+ */
+const udpPingClient = async (args: UdpPingArgs) => {
   const payload = Buffer.alloc(args.size, 112)
   const perSocket = Math.max(1, Math.floor(args.roundTrips / args.connections))
   const sockets = await Promise.all(Array.from({ length: args.connections }, () =>
     new Promise<Dgram.Socket>((resolve, reject) => {
       const socket = Dgram.createSocket("udp4")
       socket.once("error", reject)
-      socket.connect(args.port, host, () => {
+      socket.bind(0, host, () => {
         socket.off("error", reject)
+        socket.on("error", () => {})
         resolve(socket)
       })
     })))
+  let timeouts = 0
   const start = now()
+  const giveUpAt = start + args.deadlineMs
   await withDeadline<void>(args.deadlineMs, "udp ping-pong", (finish) => {
     let open = sockets.length
     for (const socket of sockets) {
       let done = 0
-      socket.on("error", () => {})
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const request = () => {
+        if (now() > giveUpAt) return
+        socket.send(payload, args.port, host)
+        timer = setTimeout(() => {
+          timeouts++
+          request()
+        }, args.timeoutMs)
+      }
       socket.on("message", () => {
+        clearTimeout(timer)
         if (++done === perSocket) {
           socket.close()
           if (--open === 0) finish()
           return
         }
-        socket.send(payload)
+        request()
       })
-      socket.send(payload)
+      request()
     }
   })
   const seconds = (now() - start) / 1000
-  return { seconds, roundTrips: perSocket * sockets.length }
+  return { seconds, roundTrips: perSocket * sockets.length, timeouts }
 }
 
 const idle = idleMeter()
@@ -229,7 +245,7 @@ export const operations: Operations = {
         if (started === connections) return
         started++
         let received = 0
-        const socket = Net.connect({ host, port, noDelay: true }, () => socket.write(payload))
+        const socket = Net.connect({ host, port, noDelay: true }, () => socket.end(payload))
         const done = () => {
           if (received < size) errors++
           if (++finished === connections) finish()
@@ -240,7 +256,6 @@ export const operations: Operations = {
         })
         socket.on("error", () => {})
         socket.on("close", done)
-        socket.on("end", () => socket.end())
       }
       for (let i = 0; i < concurrency; i++) next()
     })
@@ -297,17 +312,22 @@ export const operations: Operations = {
     socket.on("error", () => {})
     await new Promise<void>((resolve) => socket.connect(args.port, host, resolve))
     const payload = Buffer.alloc(args.size, 102)
-    let attempts = 1
+    let attempts = 0
     let sent = 0
     const start = now()
     await withDeadline<void>(args.deadlineMs, "udp flood", (finish) => {
-      const next = (error: Error | null) => {
-        if (error === null) sent++
+      let pending = 0
+      const sendBatch = () => {
         if (attempts === args.datagrams) return finish()
-        attempts++
-        socket.send(payload, next)
+        pending = Math.min(args.batch, args.datagrams - attempts)
+        attempts += pending
+        for (let i = pending; i > 0; i--) socket.send(payload, onSent)
       }
-      socket.send(payload, next)
+      const onSent = (error: Error | null) => {
+        if (error === null) sent++
+        if (--pending === 0) sendBatch()
+      }
+      sendBatch()
     })
     const seconds = (now() - start) / 1000
     socket.close()

@@ -26,7 +26,7 @@ import type { AddressError } from "./NetError.js"
 import { BindError } from "./NetError.js"
 import type { ListenOptions, Network, UdpBindOptions } from "./Network.js"
 import type { Faults } from "./TestNetwork.js"
-import type { Running } from "./internal/proxy/control.js"
+import type { Relay } from "./internal/proxy/control.js"
 import { Control, defaultSeed } from "./internal/proxy/control.js"
 import * as internalTcp from "./internal/proxy/tcp.js"
 import * as internalUdp from "./internal/proxy/udp.js"
@@ -162,11 +162,7 @@ const validFaults = (faults: Faults): Effect.Effect<Faults, FaultsError> =>
 const start = <Listen>(
   options: TcpProxyOptions | UdpProxyOptions,
   listen: Listen,
-  make: (options: {
-    readonly listen: Listen
-    readonly upstream: Upstream
-    readonly control: Control
-  }) => Effect.Effect<Running, BindError | AddressError, Network | Scope.Scope>
+  make: Relay<Listen>
 ): Effect.Effect<Proxy, BindError | AddressError, Network | Scope.Scope> =>
   Effect.gen(function*() {
     const initialFaults = yield* Effect.mapError(

@@ -1,8 +1,10 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type { SocketAddress } from "../../Address.js"
 import type { AddressError, BindError } from "../../NetError.js"
-import type { Direction } from "../../Proxy.js"
+import type { Network } from "../../Network.js"
+import type { Direction, Upstream } from "../../Proxy.js"
 import type { Faults } from "../../TestNetwork.js"
 import * as Fault from "../testNetwork/faults.js"
 import { Random } from "../testNetwork/random.js"
@@ -130,3 +132,15 @@ export interface Running {
   /** Brings what is open in line with the faults just set (TCP: the listening socket with `refuse`). */
   readonly applyFaults: Effect.Effect<void, BindError | AddressError>
 }
+
+/**
+ * Starts a relay (TCP or UDP) on `listen` to `upstream` under `control`,
+ * until the scope ends.
+ *
+ * @internal
+ */
+export type Relay<Listen> = (options: {
+  readonly listen: Listen
+  readonly upstream: Upstream
+  readonly control: Control
+}) => Effect.Effect<Running, BindError | AddressError, Network | Scope.Scope>

@@ -7,12 +7,11 @@ import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Net from "node:net"
-import type { AddressError, BindError } from "../../NetError.js"
 import type { ListenOptions, TcpConnection } from "../../Network.js"
 import type { Network } from "../../Network.js"
 import type { Direction, Upstream } from "../../Proxy.js"
 import * as Tcp from "../../Tcp.js"
-import type { Control, Running } from "./control.js"
+import type { Control, Relay } from "./control.js"
 import { Counters, now, sleepUntil } from "./control.js"
 
 /**
@@ -158,11 +157,7 @@ const relistenAttempts = 20
  *
  * @internal
  */
-export const make = (options: {
-  readonly listen: ListenOptions
-  readonly upstream: Upstream
-  readonly control: Control
-}): Effect.Effect<Running, BindError | AddressError, Network | Scope.Scope> =>
+export const make: Relay<ListenOptions> = (options) =>
   Effect.gen(function*() {
     const { control, upstream } = options
     const counters = new Counters()

@@ -4,11 +4,11 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { SocketAddress } from "../../Address.js"
 import { format } from "../../Address.js"
-import type { AddressError, BindError, SendError } from "../../NetError.js"
+import type { SendError } from "../../NetError.js"
 import type { Network, UdpBindOptions } from "../../Network.js"
-import type { Direction, Upstream } from "../../Proxy.js"
+import type { Direction } from "../../Proxy.js"
 import * as Udp from "../../Udp.js"
-import type { Control, Running } from "./control.js"
+import type { Relay } from "./control.js"
 import { Counters, now, sleepUntil } from "./control.js"
 
 /**
@@ -36,11 +36,7 @@ interface Flow {
  *
  * @internal
  */
-export const make = (options: {
-  readonly listen: UdpBindOptions
-  readonly upstream: Upstream
-  readonly control: Control
-}): Effect.Effect<Running, BindError | AddressError, Network | Scope.Scope> =>
+export const make: Relay<UdpBindOptions> = (options) =>
   Effect.gen(function*() {
     const { control, upstream } = options
     const random = control.random

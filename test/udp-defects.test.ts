@@ -73,18 +73,22 @@ describe("TurnBudget", () => {
   })
 })
 
-/** The exit of a send forked just before `socket` closes: it must end, with success or Closed. */
-const sendRacingClose = (socket: UdpSocket, send: Effect.Effect<void, unknown>) =>
+/** The exits of `sends`, forked just before `socket` closes: each must end, with success or Closed. */
+const sendsRacingClose = (socket: UdpSocket, sends: ReadonlyArray<Effect.Effect<void, unknown>>) =>
   Effect.gen(function*() {
-    const fiber = yield* Effect.fork(send)
+    const fibers = yield* Effect.forEach(sends, (send) => Effect.fork(send))
     yield* Effect.yieldNow()
     yield* socket.close
-    return yield* within(Fiber.await(fiber))
+    return yield* within(Effect.forEach(fibers, Fiber.await))
   })
 
-const expectSuccessOrClosed = (exit: Exit.Exit<void, unknown>) => {
-  if (Exit.isSuccess(exit)) return
-  expect(exit.cause).toMatchObject({ _tag: "Fail", error: { _tag: "SendError", reason: "Closed" } })
+/** Each of `exits` is a success or a SendError Closed. */
+const expectSuccessOrClosed = (exits: ReadonlyArray<Exit.Exit<void, unknown>>) => {
+  for (const exit of exits) {
+    if (Exit.isFailure(exit)) {
+      expect(exit.cause).toMatchObject({ _tag: "Fail", error: { _tag: "SendError", reason: "Closed" } })
+    }
+  }
 }
 
 describe("a send racing close", () => {
@@ -92,40 +96,37 @@ describe("a send racing close", () => {
     live(Effect.gen(function*() {
       const rx = yield* Udp.bind()
       const tx = yield* Udp.bind()
-      expectSuccessOrClosed(yield* sendRacingClose(tx, tx.send("x", rx.address)))
+      expectSuccessOrClosed(yield* sendsRacingClose(tx, [tx.send("x", rx.address)]))
     })))
 
   it.live("ends on a bound socket sending to a host name", () =>
     live(Effect.gen(function*() {
       const rx = yield* Udp.bind()
       const tx = yield* Udp.bind()
-      expectSuccessOrClosed(yield* sendRacingClose(tx, tx.send("x", { host: "localhost", port: rx.address.port })))
+      expectSuccessOrClosed(yield* sendsRacingClose(tx, [tx.send("x", { host: "localhost", port: rx.address.port })]))
     })))
 
   it.live("ends on a connected socket", () =>
     live(Effect.gen(function*() {
       const rx = yield* Udp.bind()
       const tx = yield* Udp.connect({ host: "127.0.0.1", port: rx.address.port })
-      expectSuccessOrClosed(yield* sendRacingClose(tx, tx.send("x")))
+      expectSuccessOrClosed(yield* sendsRacingClose(tx, [tx.send("x")]))
     })))
 
   it.live("ends for every one of many sends in flight", () =>
     live(Effect.gen(function*() {
       const rx = yield* Udp.bind()
       const tx = yield* Udp.bind()
-      const fibers = yield* Effect.forEach(Array.from({ length: 100 }, (_, i) => i), (i) => Effect.fork(tx.send(String(i), rx.address)))
-      yield* Effect.yieldNow()
-      yield* tx.close
-      const exits = yield* within(Effect.forEach(fibers, Fiber.await))
+      const exits = yield* sendsRacingClose(tx, Array.from({ length: 100 }, (_, i) => tx.send(String(i), rx.address)))
       expect(exits).toHaveLength(100)
-      exits.forEach(expectSuccessOrClosed)
+      expectSuccessOrClosed(exits)
     })))
 
   it.live("fails later sends with Closed", () =>
     live(Effect.gen(function*() {
       const rx = yield* Udp.bind()
       const tx = yield* Udp.bind()
-      yield* sendRacingClose(tx, tx.send("x", rx.address))
+      yield* sendsRacingClose(tx, [tx.send("x", rx.address)])
       const error = yield* Effect.flip(tx.send("y", rx.address))
       expect(error).toMatchObject({ _tag: "SendError", reason: "Closed" })
     })))

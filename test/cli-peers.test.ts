@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { cli, requireBuiltCli } from "./utils/cli.js"
+import { cli, echoListener, requireBuiltCli } from "./utils/cli.js"
 import { checkNoSocketLeaks } from "./utils/handles.js"
 import { childProcess, python, spawnScoped } from "./utils/process.js"
 
@@ -32,13 +32,6 @@ const socat = (args: ReadonlyArray<string>, input: Uint8Array) =>
   })
 const within = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.timeoutFail(effect, { duration: "40 seconds", onTimeout: () => new Error("timed out after 40 seconds") })
-
-/** `effect-net PROTOCOL listen --echo --once`, once it listens, and its port. */
-const echoListener = (protocol: "tcp" | "udp") =>
-  Effect.gen(function*() {
-    const listener = yield* cli([protocol, "listen", "--echo", "--once"])
-    return { listener, port: yield* listener.listeningPort }
-  })
 
 /** One of the seed's Python clients against the echoing listener: it prints the line `received` and both exit 0. */
 const seedClientAgainstEcho = (protocol: "tcp" | "udp", script: string, received: string) =>

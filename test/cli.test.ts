@@ -10,7 +10,7 @@ import { readFileSync } from "node:fs"
 import * as Path from "node:path"
 import * as Tcp from "../src/Tcp.js"
 import * as Udp from "../src/Udp.js"
-import { cli, cliPath, requireBuiltCli } from "./utils/cli.js"
+import { cli, cliPath, echoListener, requireBuiltCli } from "./utils/cli.js"
 import { checkNoSocketLeaks } from "./utils/handles.js"
 import { live } from "./utils/live.js"
 import { repositoryRoot } from "./utils/process.js"
@@ -118,8 +118,7 @@ describe("effect-net CLI: netcat", () => {
   it.live("a 10 MiB random file round-trips through tcp listen --echo byte for byte", () =>
     live(Effect.gen(function*() {
       const data = randomBytes(10 * 1024 * 1024)
-      const listener = yield* cli(["tcp", "listen", "--echo", "--once"])
-      const port = yield* listener.listeningPort
+      const { listener, port } = yield* echoListener("tcp")
       const client = yield* cli(["tcp", "connect", "127.0.0.1", String(port)], { input: data })
       expect(yield* client.exited).toEqual({ code: 0, signal: null })
       expect(client.stdout().equals(data)).toBe(true)
@@ -156,8 +155,7 @@ describe("effect-net CLI: netcat", () => {
 
   it.live("udp send --wait prints the reply of udp listen --echo", () =>
     live(Effect.gen(function*() {
-      const listener = yield* cli(["udp", "listen", "--echo", "--once"])
-      const port = yield* listener.listeningPort
+      const { listener, port } = yield* echoListener("udp")
       const sender = yield* cli(["udp", "send", "127.0.0.1", String(port), "marco", "--wait", "10s"])
       expect(yield* sender.exited).toEqual({ code: 0, signal: null })
       expect(sender.stdout().toString()).toBe("marco")

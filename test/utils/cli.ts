@@ -60,3 +60,10 @@ export const cli = (args: ReadonlyArray<string>, options?: { readonly input?: Ui
       exited: Effect.orDie(waitWithin("exit", closeStatus))
     }
   })
+
+/** `effect-net PROTOCOL listen --echo --once`, once it listens, and its port. */
+export const echoListener = (protocol: "tcp" | "udp") =>
+  Effect.gen(function*() {
+    const listener = yield* cli([protocol, "listen", "--echo", "--once"])
+    return { listener, port: yield* listener.listeningPort }
+  })

@@ -11,7 +11,12 @@ import { Port } from "../../Address.js"
 // What the command line accepts beyond @effect/cli's primitives. A value out
 // of range is a usage error (exit 2), found before any socket opens.
 
-const invalid = (message: string) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message)))
+/** What `parse` reads from the text, or a usage error saying `message` of it. */
+const parsedBy = <A>(parse: (text: string) => Option.Option<A>, message: (text: string) => string) => (text: string) =>
+  Option.match(parse(text), {
+    onNone: () => Effect.fail(ValidationError.invalidValue(HelpDoc.p(message(text)))),
+    onSome: Effect.succeed
+  })
 
 const shortUnits: Record<string, Duration.Unit> = { ms: "millis", s: "seconds", m: "minutes", h: "hours" }
 
@@ -26,11 +31,7 @@ export const parseDuration = (text: string): Option.Option<Duration.Duration> =>
   return /^\d+(\.\d+)?\s+[a-z]+$/.test(text.trim()) ? Duration.decodeUnknown(text.trim()) : Option.none()
 }
 
-const duration = (text: string) =>
-  Option.match(parseDuration(text), {
-    onNone: () => invalid(`"${text}" is not a duration (500ms, 2s, 1m, "500 millis")`),
-    onSome: Effect.succeed
-  })
+const duration = parsedBy(parseDuration, (text) => `"${text}" is not a duration (500ms, 2s, 1m, "500 millis")`)
 
 /** @internal */
 export const durationOption = (name: string, description: string) =>
@@ -58,12 +59,7 @@ export const parseHostPort = (text: string): Option.Option<HostPort> => {
 /** @internal */
 export const hostPortOption = (name: string, description: string) =>
   Options.text(name).pipe(
-    Options.mapEffect((text) =>
-      Option.match(parseHostPort(text), {
-        onNone: () => invalid(`--${name} "${text}" is not HOST:PORT (a port in 0..65535)`),
-        onSome: Effect.succeed
-      })
-    ),
+    Options.mapEffect(parsedBy(parseHostPort, (text) => `--${name} "${text}" is not HOST:PORT (a port in 0..65535)`)),
     Options.withDescription(description)
   )
 

@@ -157,9 +157,7 @@ const floodSender = (args: FloodArgs) =>
     return { seconds: (now() - start) / 1000, sent }
   }))
 
-const churnClient = (
-  { concurrency, connections, deadlineMs, port, size }: ChurnArgs
-) =>
+const churnClient = ({ concurrency, connections, deadlineMs, port, size }: ChurnArgs) =>
   run(Effect.gen(function*() {
     const payload = new Uint8Array(size).fill(99)
     let errors = 0
@@ -182,9 +180,7 @@ const churnClient = (
 /** The scopes of the connections an idle client holds open: they stay open until the process exits. */
 const held: Array<Scope.CloseableScope> = []
 
-const idleClient = (
-  { connections, deadlineMs, hold, port }: IdleClientArgs
-) =>
+const idleClient = ({ connections, deadlineMs, hold, port }: IdleClientArgs) =>
   run(Effect.gen(function*() {
     const scope = yield* Scope.make()
     yield* deadline(

@@ -106,9 +106,7 @@ const pingClient = async (args: PingArgs) => {
   return { seconds, roundTrips: perConnection * args.connections }
 }
 
-const churnClient = (
-  { concurrency, connections, deadlineMs, port, size }: ChurnArgs
-) =>
+const churnClient = ({ concurrency, connections, deadlineMs, port, size }: ChurnArgs) =>
   Effect.runPromise(Effect.gen(function*() {
     const payload = new Uint8Array(size).fill(99)
     let errors = 0
@@ -141,9 +139,7 @@ const openIn = (scope: Scope.Scope, port: number) =>
     yield* Effect.raceFirst(Deferred.await(opened), Fiber.join(running))
   })
 
-const idleClient = (
-  { connections, deadlineMs, hold, port }: IdleClientArgs
-) =>
+const idleClient = ({ connections, deadlineMs, hold, port }: IdleClientArgs) =>
   Effect.runPromise(Effect.gen(function*() {
     const scope = yield* Scope.make()
     yield* deadline(

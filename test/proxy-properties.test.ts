@@ -15,42 +15,31 @@ import * as TestNetwork from "../src/TestNetwork.js"
 import * as Udp from "../src/Udp.js"
 import { checkNoSocketLeaks, waitForNoSocketHandles } from "./utils/handles.js"
 import { live } from "./utils/live.js"
-import {
-  expectReplyOrTypedFailure,
-  replyTo,
-  requestInputs,
-  tcpAnswer,
-  tcpBudget,
-  tcpRequest,
-  type TcpRetry,
-  udpAnswer,
-  udpBudget,
-  udpRequest
-} from "./utils/retryingClient.js"
+import * as RetryingClient from "./utils/retryingClient.js"
 
 checkNoSocketLeaks()
 
-const retry: TcpRetry = { attempts: 3, attemptTimeout: Duration.seconds(1), retryDelay: Duration.millis(100) }
-const budget = tcpBudget(retry)
+const retry: RetryingClient.TcpRetry = { attempts: 3, attemptTimeout: Duration.seconds(1), retryDelay: Duration.millis(100) }
+const budget = RetryingClient.tcpBudget(retry)
 /** Real time is not exact: the scheduler may start the last timer a little late. */
 const slack = Duration.millis(250)
 
 const request = (port: number, id: number) =>
-  tcpRequest(retry, { host: "127.0.0.1", port, timeout: "500 millis" }, id)
+  RetryingClient.tcpRequest(retry, { host: "127.0.0.1", port, timeout: "500 millis" }, id)
 
 /** A server answering one request per connection, behind a proxy with `faults`, for the life of the scope. */
 const proxiedServer = (faults: TestNetwork.Faults, seed: number) =>
   Effect.gen(function*() {
     const listener = yield* Tcp.listen()
     // A reset is one of the faults: the server just drops that connection.
-    yield* Effect.forkScoped(Tcp.serve(listener, (conn) => Effect.ignore(tcpAnswer(conn)), { shutdownTimeout: 0 }))
+    yield* Effect.forkScoped(Tcp.serve(listener, (conn) => Effect.ignore(RetryingClient.tcpAnswer(conn)), { shutdownTimeout: 0 }))
     return yield* Proxy.tcp({ upstream: listener.address, faults, seed })
   })
 
 describe("the TestNetwork retrying-client property, through a real Proxy", () => {
   it.live.prop(
     "returns exactly the reply or a typed error within the budget, and leaves nothing open",
-    requestInputs(TestNetwork.arbitraryFaultsWith({ maxLatencyMillis: 50 })),
+    RetryingClient.requestInputs(TestNetwork.arbitraryFaultsWith({ maxLatencyMillis: 50 })),
     ({ faults, id, seed }) =>
       Effect.gen(function*() {
         const [elapsed, exit] = yield* live(Effect.gen(function*() {
@@ -58,7 +47,7 @@ describe("the TestNetwork retrying-client property, through a real Proxy", () =>
           return yield* Effect.timed(Effect.exit(request(proxy.address.port, id)))
         }))
         expect(Duration.lessThanOrEqualTo(elapsed, Duration.sum(budget, slack))).toBe(true)
-        expectReplyOrTypedFailure(exit, id, ["ConnectError", "ReadError", "WriteError", "RequestTimeout"])
+        RetryingClient.expectReplyOrTypedFailure(exit, id, ["ConnectError", "ReadError", "WriteError", "RequestTimeout"])
         expect(yield* Effect.promise(() => waitForNoSocketHandles())).toEqual([])
       }),
     { fastCheck: { numRuns: 12 }, timeout: 60_000 }
@@ -66,13 +55,13 @@ describe("the TestNetwork retrying-client property, through a real Proxy", () =>
 
   it.live.prop(
     "without faults that break connections, a reply always arrives",
-    requestInputs(
+    RetryingClient.requestInputs(
       TestNetwork.arbitraryFaultsWith({ exclude: ["refuse", "stall", "resetAfterBytes"], maxLatencyMillis: 50 })
     ),
     ({ faults, id, seed }) =>
       live(Effect.gen(function*() {
         const proxy = yield* proxiedServer(faults, seed)
-        expect(yield* request(proxy.address.port, id)).toBe(replyTo(id))
+        expect(yield* request(proxy.address.port, id)).toBe(RetryingClient.replyTo(id))
       })),
     { fastCheck: { numRuns: 8 }, timeout: 60_000 }
   )
@@ -82,19 +71,19 @@ describe("the TestNetwork retrying-client property, through a real Proxy", () =>
 
     it.live.prop(
       "returns exactly the reply or RequestTimeout within the budget, and leaves nothing open",
-      requestInputs(TestNetwork.arbitraryFaultsWith({ maxLatencyMillis: 50 })),
+      RetryingClient.requestInputs(TestNetwork.arbitraryFaultsWith({ maxLatencyMillis: 50 })),
       ({ faults, id, seed }) =>
         Effect.gen(function*() {
           const [elapsed, exit] = yield* live(Effect.gen(function*() {
             const server = yield* Udp.bind()
-            const answer = udpAnswer(server)
+            const answer = RetryingClient.udpAnswer(server)
             yield* Effect.forkScoped(Stream.runForEach(server.datagrams, (d) => Effect.ignore(answer(d))))
             const proxy = yield* Proxy.udp({ upstream: server.address, faults, seed })
             const client = yield* Udp.connect({ host: proxy.address.host, port: proxy.address.port })
-            return yield* Effect.timed(Effect.exit(udpRequest(client, id, udpAttempts)))
+            return yield* Effect.timed(Effect.exit(RetryingClient.udpRequest(client, id, udpAttempts)))
           }))
-          expect(Duration.lessThanOrEqualTo(elapsed, Duration.sum(udpBudget(udpAttempts), slack))).toBe(true)
-          expectReplyOrTypedFailure(exit, id, ["RequestTimeout"])
+          expect(Duration.lessThanOrEqualTo(elapsed, Duration.sum(RetryingClient.udpBudget(udpAttempts), slack))).toBe(true)
+          RetryingClient.expectReplyOrTypedFailure(exit, id, ["RequestTimeout"])
           expect(yield* Effect.promise(() => waitForNoSocketHandles())).toEqual([])
         }),
       { fastCheck: { numRuns: 10 }, timeout: 60_000 }

@@ -20,20 +20,11 @@ import * as TestClock from "effect/TestClock"
 import * as Tcp from "../src/Tcp.js"
 import * as TestNetwork from "../src/TestNetwork.js"
 import * as Udp from "../src/Udp.js"
-import {
-  expectReplyOrTypedFailure,
-  replyTo,
-  requestInputs,
-  tcpAnswer,
-  tcpBudget,
-  tcpRequest,
-  type TcpRetry,
-  text,
-  udpAnswer,
-  udpBudget,
-  udpRequest
-} from "./utils/retryingClient.js"
+import * as RetryingClient from "./utils/retryingClient.js"
 import { readAllText } from "./utils/tcp.js"
+
+const decoder = new TextDecoder()
+const text = (bytes: Uint8Array) => decoder.decode(bytes)
 
 /** Advances the TestClock in steps until `fiber` is done (at most `limit`). */
 const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, step: Duration.DurationInput, limit: Duration.DurationInput) =>
@@ -43,15 +34,15 @@ const drive = <A, E>(fiber: Fiber.RuntimeFiber<A, E>, step: Duration.DurationInp
     return yield* Fiber.join(fiber)
   })
 
-const properties = requestInputs(TestNetwork.arbitraryFaults)
+const properties = RetryingClient.requestInputs(TestNetwork.arbitraryFaults)
 
 describe("TestNetwork properties", () => {
   describe("TCP request/response with timeout and retry", () => {
-    const retry: TcpRetry = { attempts: 3, attemptTimeout: Duration.seconds(2), retryDelay: Duration.millis(100) }
-    const budget = tcpBudget(retry)
+    const retry: RetryingClient.TcpRetry = { attempts: 3, attemptTimeout: Duration.seconds(2), retryDelay: Duration.millis(100) }
+    const budget = RetryingClient.tcpBudget(retry)
 
     const request = (port: number, id: number) =>
-      tcpRequest(retry, { host: "127.0.0.2", port, localAddress: "127.0.0.3", timeout: "1 second" }, id)
+      RetryingClient.tcpRequest(retry, { host: "127.0.0.2", port, localAddress: "127.0.0.3", timeout: "1 second" }, id)
 
     it.effect.prop(
       "returns exactly the reply or a typed error within the budget, and leaves nothing open",
@@ -60,13 +51,13 @@ describe("TestNetwork properties", () => {
         Effect.gen(function*() {
           const serverScope = yield* Scope.make()
           const listener = yield* Scope.extend(Tcp.listen({ host: "127.0.0.2" }), serverScope)
-          yield* Effect.forkIn(Tcp.serve(listener, tcpAnswer, { shutdownTimeout: 0 }), serverScope)
+          yield* Effect.forkIn(Tcp.serve(listener, RetryingClient.tcpAnswer, { shutdownTimeout: 0 }), serverScope)
           yield* TestNetwork.setFaults(faults)
           const client = yield* Effect.fork(Effect.timed(Effect.exit(request(listener.address.port, id))))
           const [elapsed, exit] = yield* drive(client, "1 second", Duration.sum(budget, Duration.seconds(1)))
 
           expect(Duration.lessThanOrEqualTo(elapsed, budget)).toBe(true)
-          expectReplyOrTypedFailure(exit, id, ["ConnectError", "ReadError", "WriteError", "RequestTimeout"])
+          RetryingClient.expectReplyOrTypedFailure(exit, id, ["ConnectError", "ReadError", "WriteError", "RequestTimeout"])
           expect(TestNetwork.isEmpty(yield* TestNetwork.snapshot("127.0.0.3"))).toBe(true)
           yield* Scope.close(serverScope, Exit.void)
           expect(yield* TestNetwork.snapshot()).toEqual({ tcpListeners: [], tcpConnections: [], udpSockets: [] })
@@ -84,7 +75,7 @@ describe("TestNetwork properties", () => {
             Effect.flatMap(readAllText(conn), (received) => conn.send(`reply to ${received}`)), { shutdownTimeout: 0 }))
           yield* TestNetwork.setFaults(faults)
           const client = yield* Effect.fork(request(listener.address.port, id))
-          expect(yield* drive(client, "1 second", budget)).toBe(replyTo(id))
+          expect(yield* drive(client, "1 second", budget)).toBe(RetryingClient.replyTo(id))
         }).pipe(Effect.scoped, Effect.provide(TestNetwork.layer({ seed }))),
       { fastCheck: { numRuns: 15 } }
     )
@@ -92,7 +83,7 @@ describe("TestNetwork properties", () => {
 
   describe("UDP request/response with timeout and retry", () => {
     const attempts = 5
-    const budget = udpBudget(attempts)
+    const budget = RetryingClient.udpBudget(attempts)
 
     it.effect.prop(
       "returns exactly the reply or RequestTimeout within the budget, and leaves nothing open",
@@ -101,16 +92,16 @@ describe("TestNetwork properties", () => {
         Effect.gen(function*() {
           const serverScope = yield* Scope.make()
           const server = yield* Scope.extend(Udp.bind({ host: "127.0.0.2" }), serverScope)
-          yield* Effect.forkIn(Stream.runForEach(server.datagrams, udpAnswer(server)), serverScope)
+          yield* Effect.forkIn(Stream.runForEach(server.datagrams, RetryingClient.udpAnswer(server)), serverScope)
           yield* TestNetwork.setFaults(faults)
           const client = yield* Effect.fork(Effect.timed(Effect.exit(Effect.scoped(
             Effect.flatMap(Udp.connect({ host: "127.0.0.2", port: server.address.port, bind: { host: "127.0.0.3" } }), (socket) =>
-              udpRequest(socket, id, attempts))
+              RetryingClient.udpRequest(socket, id, attempts))
           ))))
           const [elapsed, exit] = yield* drive(client, "1 second", Duration.sum(budget, Duration.seconds(1)))
 
           expect(Duration.lessThanOrEqualTo(elapsed, budget)).toBe(true)
-          expectReplyOrTypedFailure(exit, id, ["RequestTimeout"])
+          RetryingClient.expectReplyOrTypedFailure(exit, id, ["RequestTimeout"])
           expect(TestNetwork.isEmpty(yield* TestNetwork.snapshot("127.0.0.3"))).toBe(true)
           yield* Scope.close(serverScope, Exit.void)
           expect(TestNetwork.isEmpty(yield* TestNetwork.snapshot())).toBe(true)

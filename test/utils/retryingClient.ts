@@ -90,8 +90,7 @@ export const udpBudget = (attempts: number): Duration.Duration => Duration.times
 
 const decoder = new TextDecoder()
 
-/** Decodes a datagram's payload. */
-export const text = (bytes: Uint8Array) => decoder.decode(bytes)
+const text = (bytes: Uint8Array) => decoder.decode(bytes)
 
 /** Up to `attempts` attempts, each: send, then wait for the matching reply (duplicates and strays ignored). */
 export const udpRequest = (socket: Udp.UdpSocket, id: number, attempts: number) =>

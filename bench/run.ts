@@ -4,7 +4,7 @@
  * bench/ratios.svg.
  *
  *   npm run bench                  full run (3 runs per cell, about 10 minutes)
- *   npm run bench -- --quick       3 runs at smaller sizes, under 2 minutes
+ *   npm run bench -- --quick       3 runs at smaller sizes, about 2 minutes
  *   npm run bench -- --smoke       1 tiny run per cell (CI); writes to --out only
  *   --only=tcp-bulk-1,udp-flood    only these workloads
  *   --impl=raw,effect-net          only these implementations

@@ -69,6 +69,8 @@ describe("effect-net CLI: arguments and exit codes", () => {
       const help = yield* cli(["tcp", "--help"])
       expect((yield* help.exited).code).toBe(0)
       expect(help.stdout().toString()).toContain("listen")
+      // Not a terminal: no colour codes.
+      expect(help.stdout().toString()).not.toMatch(/\u001b\[/)
       expect(help.stdout().toString()).toContain("connect")
     })), timeout)
 

@@ -6,6 +6,7 @@ import * as ValidationError from "@effect/cli/ValidationError"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -34,6 +35,25 @@ const exitCodes = { usage: 2, failure: 1, defect: 70, SIGINT: 130, SIGTERM: 143 
 
 /** @effect/cli colours what it renders; the usage on stderr goes out plain. */
 const ansi = /\u001b\[[0-9;]*m/g
+
+/**
+ * Colours only on a terminal: help piped into a file, a pager or a test
+ * reads as plain text.
+ */
+const plainWhenPiped = (console: Console.Console): Console.Console => {
+  const plain = (stream: NodeJS.WriteStream, write: (...args: ReadonlyArray<unknown>) => void) =>
+    stream.isTTY === true
+      ? write
+      : (...args: ReadonlyArray<unknown>) => write(...args.map((arg) => typeof arg === "string" ? arg.replace(ansi, "") : arg))
+  const log = plain(process.stdout, console.unsafe.log)
+  const error = plain(process.stderr, console.unsafe.error)
+  return {
+    ...console,
+    log: (...args) => Effect.sync(() => log(...args)),
+    error: (...args) => Effect.sync(() => error(...args)),
+    unsafe: { ...console.unsafe, log, error }
+  }
+}
 
 /** The usage lines of the command `args` name (the deepest one that matches). */
 const usageOf = (args: ReadonlyArray<string>): string => {
@@ -65,7 +85,10 @@ export const main = (args: ReadonlyArray<string>, version: string): void => {
   // the process with an unhandled 'error' either.
   process.stderr.on("error", () => {})
   const cli = Command.run(root, { name: "effect-net", version })
-  const program = Effect.scoped(cli(["node", "effect-net", ...args])).pipe(Effect.provide(environment))
+  const program = Effect.scoped(cli(["node", "effect-net", ...args])).pipe(
+    (run) => Effect.flatMap(Effect.console, (console) => Effect.withConsole(run, plainWhenPiped(console))),
+    Effect.provide(environment)
+  )
   const fiber = Effect.runFork(program)
   let signal: "SIGINT" | "SIGTERM" | undefined
   const onSignal = (name: "SIGINT" | "SIGTERM") => () => {

@@ -19,15 +19,16 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
 import type * as Scope from "effect/Scope"
+import { format } from "./Address.js"
 import { describeValue, optionsProblem } from "./internal/arguments.js"
+import { optionalDuration } from "./internal/options.js"
 import * as internalServe from "./internal/serve.js"
 import { sleepEitherClock } from "./internal/time.js"
 import type { AddressError, BindError, ConnectError } from "./NetError.js"
-import { AcceptError } from "./NetError.js"
+import { AcceptError, WriteError } from "./NetError.js"
 import type { TcpConnection as Connection, TcpListener as Listener } from "./Network.js"
 import type * as NetworkTypes from "./Network.js"
 import { Network } from "./Network.js"
@@ -226,19 +227,19 @@ export const serve: {
   }
 )
 
-/** `Duration.decodeUnknown` already reads negative and NaN durations as zero. */
-const gracePeriod = (timeout: Duration.DurationInput | undefined): Duration.Duration =>
-  timeout === undefined ? Duration.seconds(5) : Option.getOrElse(Duration.decodeUnknown(timeout), () => Duration.zero)
+const defaultGracePeriod = Duration.seconds(5)
 
 /**
  * A graceful close: sends FIN (after flushing), then waits up to `timeout`
  * (default 5 seconds, ended by the `Clock` or real time, whichever comes
  * first, on both networks) for the peer's FIN, discarding anything it still
  * sends, then closes. Succeeds with `true` when the peer ended in time,
- * `false` when the timeout or an error cut it short; it never fails. A
- * `timeout` that is not a duration (negative, NaN, malformed) does not wait
- * at all. Interrupting it closes the connection without waiting for the
- * peer's FIN.
+ * `false` when the timeout or an error of the connection cut it short. A
+ * `timeout` that is not a non-negative duration (negative, NaN, malformed,
+ * as a configuration file may hold) fails with `WriteError`
+ * `InvalidArgument` rather than being read as zero; the connection is closed
+ * all the same. Interrupting it closes the connection without waiting for
+ * the peer's FIN.
  *
  * Read what you need first: bytes arriving during the wait are dropped.
  *
@@ -246,17 +247,34 @@ const gracePeriod = (timeout: Duration.DurationInput | undefined): Duration.Dura
  * @category combinators
  */
 export const gracefulClose: {
-  (options?: { readonly timeout?: Duration.DurationInput | undefined }): (connection: TcpConnection) => Effect.Effect<boolean>
-  (connection: TcpConnection, options?: { readonly timeout?: Duration.DurationInput | undefined }): Effect.Effect<boolean>
+  (
+    options?: { readonly timeout?: Duration.DurationInput | undefined }
+  ): (connection: TcpConnection) => Effect.Effect<boolean, WriteError>
+  (
+    connection: TcpConnection,
+    options?: { readonly timeout?: Duration.DurationInput | undefined }
+  ): Effect.Effect<boolean, WriteError>
 } = dual(
   (args) => Predicate.hasProperty(args[0], "endWrite"),
-  (connection: TcpConnection, options?: { readonly timeout?: Duration.DurationInput | undefined }): Effect.Effect<boolean> =>
-    connection.endWrite.pipe(
-      Effect.zipRight(Stream.runDrain(connection.stream)),
-      Effect.as(true),
-      (waitForPeer) => Effect.raceFirst(waitForPeer, Effect.as(sleepEitherClock(gracePeriod(options?.timeout)), false)),
-      Effect.interruptible,
-      Effect.catchAll(() => Effect.succeed(false)),
-      Effect.ensuring(connection.close)
-    )
+  (
+    connection: TcpConnection,
+    options?: { readonly timeout?: Duration.DurationInput | undefined }
+  ): Effect.Effect<boolean, WriteError> =>
+    optionalDuration(options?.timeout, "timeout", (message) =>
+      new WriteError({
+        reason: "InvalidArgument",
+        message: `Tcp.gracefulClose: ${message}`,
+        address: format(connection.remoteAddress)
+      })).pipe(
+        Effect.flatMap((timeout) =>
+          connection.endWrite.pipe(
+            Effect.zipRight(Stream.runDrain(connection.stream)),
+            Effect.as(true),
+            (waitForPeer) => Effect.raceFirst(waitForPeer, Effect.as(sleepEitherClock(timeout ?? defaultGracePeriod), false)),
+            Effect.interruptible,
+            Effect.catchAll(() => Effect.succeed(false))
+          )
+        ),
+        Effect.ensuring(connection.close)
+      )
 )

@@ -178,6 +178,19 @@ for (const [name, layer] of networks) {
         }
       })))
 
+    it.live("Tcp.gracefulClose with a timeout that is not a duration fails WriteError InvalidArgument, and still closes", () =>
+      run(Effect.gen(function*() {
+        for (const timeout of [-5, Number.NaN, "-1 second", "soon", untyped<number>("5")]) {
+          const { client, server } = yield* connectedPair
+          yield* failsWith(`gracefulClose({ timeout: ${describeValue(timeout)} })`, Tcp.gracefulClose(client, { timeout }), {
+            _tag: "WriteError",
+            reason: "InvalidArgument"
+          })
+          // Not read as zero and left open: the peer sees the connection end.
+          expect(yield* server.recv).toEqual(Option.none())
+        }
+      })))
+
     it.live("TcpConnection send and sink of a non-payload fail WriteError InvalidArgument; the connection goes on", () =>
       run(Effect.gen(function*() {
         const { client, server } = yield* connectedPair

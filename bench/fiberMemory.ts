@@ -7,7 +7,7 @@
  *   node --expose-gc --import tsx bench/fiberMemory.ts
  */
 import { Chunk, Effect, Fiber, Option, Scope, Stream } from "effect"
-import { fromPull } from "../src/internal/pullStream.js"
+import { fromPull } from "../src/internal/shared/pullStream.js"
 
 const fibers = 2000
 const gc = (globalThis as { gc?: () => void }).gc

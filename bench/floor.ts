@@ -4,12 +4,12 @@
  * message per macrotask (as a socket's 'data' event does) and wakes a waiting
  * consumer; the consumer is plain callbacks, a `recv`-style Effect loop, or a
  * Stream built with `Stream.repeatEffectChunkOption` or on a channel loop, as
- * effect-net's `stream` is (`src/internal/pullStream.ts`).
+ * effect-net's `stream` is (`src/internal/shared/pullStream.ts`).
  *
  *   npx tsx bench/floor.ts
  */
 import { Chunk, Effect, Option, Stream } from "effect"
-import { fromPull } from "../src/internal/pullStream.js"
+import { fromPull } from "../src/internal/shared/pullStream.js"
 
 const messages = 100_000
 const message = new Uint8Array(64)

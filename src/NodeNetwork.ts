@@ -5,9 +5,9 @@
  * @since 0.1.0
  */
 import * as Layer from "effect/Layer"
-import { withArgumentChecks } from "./internal/arguments.js"
-import * as NodeTcp from "./internal/nodeTcp.js"
-import * as NodeUdp from "./internal/nodeUdp.js"
+import { withArgumentChecks } from "./internal/shared/arguments.js"
+import * as NodeTcp from "./internal/node/tcp.js"
+import * as NodeUdp from "./internal/node/udp.js"
 import { Network } from "./Network.js"
 
 /**

@@ -180,7 +180,7 @@ for (const [name, layer] of networks) {
 
     it.live("Tcp.gracefulClose with a timeout that is not a duration fails WriteError InvalidArgument, and still closes", () =>
       run(Effect.gen(function*() {
-        for (const timeout of [-5, Number.NaN, "-1 second", "soon", untyped<number>("5")]) {
+        for (const timeout of [-5, Number.NaN, "-1 second" as const, untyped<number>("soon"), untyped<number>("5")]) {
           const { client, server } = yield* connectedPair
           yield* failsWith(`gracefulClose({ timeout: ${describeValue(timeout)} })`, Tcp.gracefulClose(client, { timeout }), {
             _tag: "WriteError",

@@ -12,7 +12,7 @@ import { ConnectErrorReason } from "../src/NetError.js"
 import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Tcp from "../src/Tcp.js"
 import * as TestNetwork from "../src/TestNetwork.js"
-import { sleepReal } from "../src/internal/time.js"
+import { sleepReal } from "../src/internal/shared/time.js"
 import { checkNoSocketLeaks, openSocketHandles } from "./utils/handles.js"
 import { live } from "./utils/live.js"
 

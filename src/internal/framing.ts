@@ -8,7 +8,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Framing from "../Framing.js"
 import { FrameError } from "../NetError.js"
-import { describeValue, isPayload, optionsProblem } from "./arguments.js"
+import { describeValue, isPayload, optionsProblem } from "./shared/arguments.js"
 
 /** @internal */
 export const defaultMaxLength = 1_048_576

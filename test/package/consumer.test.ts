@@ -100,7 +100,7 @@ describe("the installed package", () => {
     }
     const script = `
       const results = {}
-      for (const specifier of ["effect-net/internal/nodeTcp", "effect-net/internal/nodeTcp.js", "effect-net/dist/Tcp.js"]) {
+      for (const specifier of ["effect-net/internal/node/tcp", "effect-net/internal/node/tcp.js", "effect-net/dist/Tcp.js"]) {
         results[specifier] = await import(specifier).then(() => "loaded", (error) => error.code)
       }
       const index = await import("effect-net")
@@ -109,8 +109,8 @@ describe("the installed package", () => {
     `
     const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], { cwd: project })
     const results = JSON.parse(stdout) as Record<string, string>
-    expect(results["effect-net/internal/nodeTcp"]).toBe("ERR_PACKAGE_PATH_NOT_EXPORTED")
-    expect(results["effect-net/internal/nodeTcp.js"]).toBe("ERR_PACKAGE_PATH_NOT_EXPORTED")
+    expect(results["effect-net/internal/node/tcp"]).toBe("ERR_PACKAGE_PATH_NOT_EXPORTED")
+    expect(results["effect-net/internal/node/tcp.js"]).toBe("ERR_PACKAGE_PATH_NOT_EXPORTED")
     expect(results["effect-net/dist/Tcp.js"]).toBe("ERR_PACKAGE_PATH_NOT_EXPORTED")
     expect(results.index.split(",")).toContain("Tcp")
   }, 60_000)

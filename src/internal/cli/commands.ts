@@ -15,7 +15,7 @@ import * as Proxy from "../../Proxy.js"
 import * as Tcp from "../../Tcp.js"
 import type { Faults } from "../../TestNetwork.js"
 import * as Udp from "../../Udp.js"
-import { timeoutFailReal } from "../time.js"
+import { timeoutFailReal } from "../shared/time.js"
 import {
   countOption,
   durationOption,

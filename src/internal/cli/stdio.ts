@@ -5,7 +5,7 @@ import * as Sink from "effect/Sink"
 import type * as Stream from "effect/Stream"
 import type { EventEmitter } from "node:events"
 import type { Readable, Writable } from "node:stream"
-import { fromPull } from "../pullStream.js"
+import { fromPull } from "../shared/pullStream.js"
 
 /**
  * Reading stdin or writing stdout failed (a closed pipe, an I/O error).

@@ -7,7 +7,7 @@ import type { ListenOptions } from "../../Network.js"
 import { Network } from "../../Network.js"
 import type { SocketOptions } from "../../PlatformSocket.js"
 import type { ServeOptions } from "../../Tcp.js"
-import * as internalServe from "../serve.js"
+import * as internalServe from "../shared/serve.js"
 import { fromConnection } from "./socket.js"
 
 /**

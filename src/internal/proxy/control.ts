@@ -8,7 +8,7 @@ import type { Direction, Upstream } from "../../Proxy.js"
 import type { Faults } from "../../TestNetwork.js"
 import * as Fault from "../testNetwork/faults.js"
 import { Random } from "../testNetwork/random.js"
-import { sleepReal } from "../time.js"
+import { sleepReal } from "../shared/time.js"
 
 /** @internal */
 export const defaultSeed = 0x5eed

@@ -2,7 +2,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import type { Faults } from "../../TestNetwork.js"
-import { optionalDuration } from "../options.js"
+import { optionalDuration } from "../shared/options.js"
 
 /**
  * `Faults` with every field decided: durations in milliseconds, absent

@@ -1,9 +1,9 @@
 import * as Effect from "effect/Effect"
-import type { Family } from "../Address.js"
-import { familyOf, validateHost, validatePort } from "../Address.js"
-import type { AddressError } from "../NetError.js"
-import { BindError } from "../NetError.js"
-import type { UdpBindOptions } from "../Network.js"
+import type { Family } from "../../Address.js"
+import { familyOf, validateHost, validatePort } from "../../Address.js"
+import type { AddressError } from "../../NetError.js"
+import { BindError } from "../../NetError.js"
+import type { UdpBindOptions } from "../../Network.js"
 import { optionalPositiveInteger } from "./options.js"
 
 const defaultReceiveBufferSize = 1024

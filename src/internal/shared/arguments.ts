@@ -1,7 +1,7 @@
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import { BindError, ConnectError, SendError, WriteError } from "../NetError.js"
-import type { Network } from "../Network.js"
+import { BindError, ConnectError, SendError, WriteError } from "../../NetError.js"
+import type { Network } from "../../Network.js"
 
 // The types rule these values out, but JavaScript callers and configuration
 // files do pass them: each check here turns one into a typed error, the same

@@ -1,6 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as Dns from "node:dns"
-import { familyOf } from "../Address.js"
+import { familyOf } from "../../Address.js"
 
 /**
  * Resolves a host name to one address (IP literals pass as they are). With

@@ -7,8 +7,8 @@ import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import * as Net from "node:net"
-import type { SocketAddress } from "../Address.js"
-import { familyOf, format, validateHost, validatePort } from "../Address.js"
+import type { SocketAddress } from "../../Address.js"
+import { familyOf, format, validateHost, validatePort } from "../../Address.js"
 import {
   AcceptError,
   AddressError,
@@ -18,13 +18,13 @@ import {
   ReadError,
   systemErrorDetails,
   WriteError
-} from "../NetError.js"
-import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener, TcpSocketOptions } from "../Network.js"
-import { invalidWrite, isPayload } from "./arguments.js"
+} from "../../NetError.js"
+import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener, TcpSocketOptions } from "../../Network.js"
+import { invalidWrite, isPayload } from "../shared/arguments.js"
 import { lookupHost } from "./dns.js"
-import { optionalDuration, optionalPositiveInteger } from "./options.js"
-import { fromPull } from "./pullStream.js"
-import { afterClosingHandles, afterReal, timeoutFailReal } from "./time.js"
+import { optionalDuration, optionalPositiveInteger } from "../shared/options.js"
+import { fromPull } from "../shared/pullStream.js"
+import { afterClosingHandles, afterReal, timeoutFailReal } from "../shared/time.js"
 import { Waiters } from "./waiters.js"
 
 /**

@@ -8,42 +8,110 @@
  */
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { AddressError, BindError, ConnectError } from "./NetError.js"
-import type { Datagram as Dgram, UdpSocket as Socket } from "./Network.js"
-import type * as NetworkTypes from "./Network.js"
+import type * as Stream from "effect/Stream"
+import type { SocketAddress } from "./Address.js"
+import type { AddressError, BindError, ConnectError, MulticastError, ReceiveError, SendError } from "./NetError.js"
 import { Network } from "./Network.js"
 
 /**
- * A bound UDP socket: `send` (sendto), `recv` (recvfrom), the `datagrams` stream, drop count, multicast and `close`.
- *
- * @since 0.1.0
- * @category models
- */
-export type UdpSocket = Socket
-
-/**
- * One received datagram: its payload, whole, and the address it came from.
- *
- * @since 0.1.0
- * @category models
- */
-export type Datagram = Dgram
-
-/**
- * Options of `Udp.bind`.
+ * Options of `Udp.bind`: where to bind, socket options, and the bounded
+ * receive buffer with its overflow policy.
  *
  * @since 0.1.0
  * @category options
  */
-export type UdpBindOptions = NetworkTypes.UdpBindOptions
+export interface UdpBindOptions {
+  /** Default `"127.0.0.1"` (or `"::1"` for `family: "IPv6"`). */
+  readonly host?: string | undefined
+  /** Default 0: an ephemeral port. */
+  readonly port?: number | undefined
+  /** Default: the family of `host`, else IPv4. */
+  readonly family?: "IPv4" | "IPv6" | undefined
+  readonly reuseAddress?: boolean | undefined
+  readonly broadcast?: boolean | undefined
+  readonly ttl?: number | undefined
+  /** Datagrams held in memory until received. Default 1024. */
+  readonly receiveBufferSize?: number | undefined
+  /** What a full receive buffer does with a new datagram. Default `"dropNewest"`. */
+  readonly overflow?: "dropNewest" | "dropOldest" | undefined
+}
 
 /**
- * Options of `Udp.connect`.
+ * Options of `Udp.connect`: the one peer to send to and hear from, and how
+ * to bind the local end.
  *
  * @since 0.1.0
  * @category options
  */
-export type UdpConnectOptions = NetworkTypes.UdpConnectOptions
+export interface UdpConnectOptions {
+  readonly host: string
+  readonly port: number
+  readonly bind?: Omit<UdpBindOptions, "family"> | undefined
+  readonly receiveBufferSize?: number | undefined
+  readonly overflow?: "dropNewest" | "dropOldest" | undefined
+}
+
+/**
+ * One received datagram: its bytes, whole, and the address it came from.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Datagram {
+  readonly payload: Uint8Array
+  readonly from: SocketAddress
+}
+
+/**
+ * A bound UDP socket.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface UdpSocket {
+  /** The bound address, with the port the kernel picked for port 0. */
+  readonly address: SocketAddress
+  /**
+   * `sendto()`; `to` may be left out on a connected socket. Completes when
+   * the datagram is sent.
+   *
+   * A datagram goes whole or not at all, never split. Interrupted before it
+   * runs (while a host name in `to` is looked up, say), it sends nothing.
+   * Once it runs the datagram is handed to the OS in that step: an
+   * interruption then only stops the wait for Node's callback, and the
+   * datagram may still go out. No timeouts; TestNetwork delivers on its
+   * `Clock` (latency, jitter).
+   */
+  readonly send: (
+    payload: Uint8Array | string,
+    to?: SocketAddress | { readonly host: string; readonly port: number }
+  ) => Effect.Effect<void, SendError>
+  /**
+   * `recvfrom()`: the next datagram, waiting for one.
+   *
+   * Interruption loses nothing: a datagram leaves the receive buffer only
+   * in the step that returns it. It has no timeout of its own.
+   */
+  readonly recv: Effect.Effect<Datagram, ReceiveError>
+  /**
+   * The receive loop.
+   *
+   * Interrupted while it waits, it loses nothing. Each pull takes every
+   * buffered datagram at once, and what it took belongs to the stream, as
+   * with `TcpConnection.stream`.
+   */
+  readonly datagrams: Stream.Stream<Datagram, ReceiveError>
+  /** Datagrams dropped because the receive buffer was full, so far. */
+  readonly dropped: Effect.Effect<number>
+  /** Joins a multicast group; leaves it when the scope ends. Done in one step: nothing to interrupt. */
+  readonly joinMulticast: (group: string, iface?: string) => Effect.Effect<void, MulticastError, Scope.Scope>
+  /**
+   * Idempotent; also runs when the scope ends. Committed at once:
+   * datagrams still in the receive buffer are discarded, and a `recv`
+   * waiting (or any later one) fails `Closed`.
+   */
+  readonly close: Effect.Effect<void>
+}
 
 /**
  * The largest UDP payload each family can carry in one datagram.

@@ -28,6 +28,15 @@ const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes)
 /** Payload `index` of a run of sends: its bytes tell which payload and which offset they are. */
 const payload = (index: number, size: number) => Uint8Array.from({ length: size }, (_, i) => (index * 7 + i) % 251)
 
+/** A client connected to a listener on loopback, and the server's end of it. */
+const connectedPair = (clientOptions?: Omit<Tcp.ConnectOptions, "host" | "port">) =>
+  Effect.gen(function*() {
+    const listener = yield* Tcp.listen()
+    const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port, ...clientOptions })
+    const server = yield* listener.accept
+    return { client, server }
+  })
+
 /** Everything the peer sends until EOF, as one array. */
 const readAll = (connection: Tcp.TcpConnection) =>
   Stream.runFold(connection.stream, [] as Array<Uint8Array>, (parts, chunk) => {
@@ -59,9 +68,7 @@ for (const [name, layer] of Object.entries(networks)) {
   describe(`cancel safety on ${name}`, () => {
     it.live("an interrupted stream pull loses nothing: the next recv gets the bytes", () =>
       run(Effect.gen(function*() {
-        const listener = yield* Tcp.listen()
-        const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
-        const server = yield* listener.accept
+        const { client, server } = yield* connectedPair()
         const waiting = yield* Effect.fork(Stream.runHead(server.stream))
         yield* Effect.sleep("20 millis")
         yield* Fiber.interrupt(waiting)
@@ -88,9 +95,7 @@ for (const [name, layer] of Object.entries(networks)) {
         : "an interrupted send has queued a prefix of its payload: the peer reads the bytes offered, in order, up to it",
       () =>
         run(Effect.gen(function*() {
-          const listener = yield* Tcp.listen()
-          const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
-          const server = yield* listener.accept
+          const { client, server } = yield* connectedPair()
           const size = 40 * 1024
           const offered = concatBytes(yield* sendUntilInterrupted(client, size))
           const ending = yield* Effect.fork(client.endWrite)
@@ -113,9 +118,7 @@ for (const [name, layer] of Object.entries(networks)) {
         : "an interrupted sink has queued a prefix of the bytes of its elements",
       () =>
         run(Effect.gen(function*() {
-          const listener = yield* Tcp.listen()
-          const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
-          const server = yield* listener.accept
+          const { client, server } = yield* connectedPair()
           const size = 40 * 1024
           // 8 MiB: beyond what the kernel's loopback buffers take from a peer that does not read.
           const elements = Array.from({ length: 200 }, (_, index) => payload(index, size))
@@ -135,9 +138,7 @@ for (const [name, layer] of Object.entries(networks)) {
 
     it.live("an interrupted endWrite has committed the FIN: the peer reads everything, then EOF", () =>
       run(Effect.gen(function*() {
-        const listener = yield* Tcp.listen()
-        const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port })
-        const server = yield* listener.accept
+        const { client, server } = yield* connectedPair()
         yield* sendUntilInterrupted(client, 40 * 1024)
         const ending = yield* Effect.fork(client.endWrite)
         yield* Effect.sleep("20 millis")
@@ -150,9 +151,7 @@ for (const [name, layer] of Object.entries(networks)) {
 
     it.live("an interrupted close has committed the close: sends fail Closed and the peer's reads end", () =>
       run(Effect.gen(function*() {
-        const listener = yield* Tcp.listen()
-        const client = yield* Tcp.connect({ host: "127.0.0.1", port: listener.address.port, closeTimeout: "200 millis" })
-        const server = yield* listener.accept
+        const { client, server } = yield* connectedPair({ closeTimeout: "200 millis" })
         yield* sendUntilInterrupted(client, 40 * 1024)
         const closing = yield* Effect.fork(client.close)
         yield* Effect.sleep("20 millis")

@@ -66,6 +66,14 @@ export * as Proxy from "./Proxy.js"
 export * as Tcp from "./Tcp.js"
 
 /**
+ * OpenTelemetry-convention spans and metrics for every socket, off unless
+ * `Telemetry.layer` is provided.
+ *
+ * @since 0.2.0
+ */
+export * as Telemetry from "./Telemetry.js"
+
+/**
  * A deterministic simulated network with injected faults, for tests.
  *
  * @since 0.1.0

@@ -12,6 +12,7 @@ import { AcceptError } from "../../NetError.js"
 import type { TcpConnection, TcpListener } from "../../Network.js"
 import type { ServeOptions } from "../../Tcp.js"
 import { optionalDuration, optionalPositiveInteger } from "./options.js"
+import { isEnabled, servedConnection } from "./telemetry.js"
 import { sleepEitherClock } from "./time.js"
 
 const defaultShutdownTimeout = Duration.seconds(1)
@@ -34,6 +35,9 @@ export const serve = <E, R>(
     // grace period. It costs a connection what a plain Set would (an entry
     // and an observer that removes it).
     const handlers = yield* FiberSet.make()
+    const traced = yield* isEnabled
+    const handle = (connection: TcpConnection) =>
+      traced ? servedConnection(listener.address, connection.remoteAddress, handler(connection)) : handler(connection)
 
     const finish = (scope: Scope.CloseableScope, exit: Exit.Exit<unknown, unknown>) =>
       Effect.zipRight(Scope.close(scope, exit), release)
@@ -45,7 +49,7 @@ export const serve = <E, R>(
     // frames that `Scope.extend` keeps while it runs.
     const runHandler = (connection: TcpConnection, scope: Scope.CloseableScope) =>
       FiberRef.update(FiberRef.currentContext, (context) => Context.add(context, Scope.Scope, scope)).pipe(
-        Effect.zipRight(Effect.interruptible(handler(connection))),
+        Effect.zipRight(Effect.interruptible(handle(connection))),
         Effect.matchCauseEffect({
           onFailure: (cause) =>
             Cause.isInterruptedOnly(cause)

@@ -117,11 +117,12 @@ const rowsOf = (cells: ReadonlyArray<Cell>): Array<Row> =>
 const figure = (value: number): string =>
   Math.abs(value) >= 100 ? Math.round(value).toLocaleString("en-US") : value.toFixed(Math.abs(value) >= 10 ? 1 : 2)
 
-const order: ReadonlyArray<Implementation> = ["raw", "effect-net", "platform-node", "raw+effect"]
+const order: ReadonlyArray<Implementation> = ["raw", "effect-net", "effect-net+telemetry", "platform-node", "raw+effect"]
 
 const columnTitles: Record<Implementation, string> = {
   "raw": "raw",
   "effect-net": "effect-net",
+  "effect-net+telemetry": "effect-net, Telemetry on",
   "platform-node": "@effect/platform-node",
   "raw+effect": "raw, effect loaded"
 }
@@ -173,6 +174,35 @@ const table = (
   return lines
 }
 
+/** Telemetry's cost: each instrumented workload's figure with `Telemetry.layer` over the same without, same run. */
+const telemetryCost = (rows: ReadonlyArray<Row>): Array<string> => {
+  const headline = rows.filter((row) => row.client === row.implementation)
+  const pairs = headline.flatMap((on) => {
+    if (on.implementation !== "effect-net+telemetry") return []
+    const off = headline.find((row) =>
+      row.implementation === "effect-net" && row.workload === on.workload && row.metric === on.metric
+    )
+    return off === undefined || on.ratio_to_raw === null ? [] : [{ on, off }]
+  })
+  if (pairs.length === 0) return []
+  return [
+    "",
+    "## Telemetry's cost",
+    "",
+    "effect-net with `Telemetry.layer` on both ends (every span and metric recorded) over effect-net without it, same run." +
+    " Without the layer nothing is recorded, so the effect-net column above is telemetry off.",
+    "",
+    "| Workload | Metric | off | on | on / off | target |",
+    "|---|---|---|---|---|---|",
+    ...pairs.map(({ off, on }) => {
+      const ratio = on.median / off.median
+      return `| ${on.workload} | ${on.metric} | ${figure(off.median)} | ${figure(on.median)} | **${ratio.toFixed(2)}×** | ≥ 0.95 ${
+        ratio >= 0.95 ? "✓" : "✗"
+      } |`
+    })
+  ]
+}
+
 const markdown = (info: { mode: Mode; runs: number; seconds: number }, cells: ReadonlyArray<Cell>, rows: ReadonlyArray<Row>) => {
   const cpus = Os.cpus()
   const versions = (name: string) => {
@@ -199,7 +229,8 @@ const markdown = (info: { mode: Mode; runs: number; seconds: number }, cells: Re
     "Each implementation's client is written in that implementation, in the idioms its documentation teaches" +
     " (effect-net's: the README's), against its own server; raw is raw on both ends.",
     "",
-    ...table(cells, rows, (impl) => impl, headlineTargets)
+    ...table(cells, rows, (impl) => impl, headlineTargets),
+    ...telemetryCost(rows)
   ]
   const serversAlone = rows.filter((row) => row.client !== row.implementation)
   for (const client of new Set(serversAlone.map((row) => row.client))) {
@@ -238,6 +269,7 @@ const svg = (rows: ReadonlyArray<Row>): string => {
   const colors: Record<Implementation, string> = {
     "raw": "#888",
     "effect-net": "#2a7ae2",
+    "effect-net+telemetry": "#7a5ae2",
     "platform-node": "#e2792a",
     "raw+effect": "#999"
   }

@@ -54,7 +54,8 @@ const contenders = (workload: Workload, impls: ReadonlyArray<Implementation>): A
   if (!workload.twoProcesses || client === "own" || !workload.implementations.includes(client)) return own
   if (clientChoice !== undefined) return impls.map((impl) => ({ impl, client }))
   // raw+effect is itself a diagnostic (raw code, effect loaded): it keeps its own client only.
-  const serversAlone = impls.filter((impl) => impl !== "raw" && impl !== "raw+effect")
+  // Telemetry's cost is a headline comparison only.
+  const serversAlone = impls.filter((impl) => impl !== "raw" && impl !== "raw+effect" && impl !== "effect-net+telemetry")
   return [...own, ...serversAlone.map((impl) => ({ impl, client }))]
 }
 
@@ -64,7 +65,13 @@ const entries: Record<Implementation, string> = {
   "raw": "raw",
   "raw+effect": "rawWithEffect",
   "effect-net": "effectNet",
+  "effect-net+telemetry": "effectNet",
   "platform-node": "platform"
+}
+
+/** The same child as effect-net's, told to provide `Telemetry.layer` too. */
+const implementationEnv: Partial<Record<Implementation, Record<string, string>>> = {
+  "effect-net+telemetry": { EFFECT_NET_BENCH_TELEMETRY: "1" }
 }
 
 /**
@@ -74,7 +81,7 @@ const entries: Record<Implementation, string> = {
 const bundle = async (): Promise<Record<Implementation, string>> => {
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-net-bench-"))
   await build({
-    entryPoints: Object.values(entries).map((name) => Path.join(here, "workers", `${name}.ts`)),
+    entryPoints: Array.from(new Set(Object.values(entries))).map((name) => Path.join(here, "workers", `${name}.ts`)),
     outdir: dir,
     bundle: true,
     platform: "node",
@@ -151,8 +158,10 @@ interface Pair {
 /** Starts the processes of `contender` for `workload` and prepares them (server up, warmed up). */
 const startPair = async (workload: Workload, contender: Contender, files: Record<Implementation, string>): Promise<Pair> => {
   const timeoutMs = mode === "full" ? 120_000 : 45_000
-  const server = spawn(files[contender.impl], workload.env, timeoutMs)
-  const client = workload.twoProcesses ? spawn(files[contender.client], workload.env, timeoutMs) : server
+  const server = spawn(files[contender.impl], { ...workload.env, ...implementationEnv[contender.impl] }, timeoutMs)
+  const client = workload.twoProcesses
+    ? spawn(files[contender.client], { ...workload.env, ...implementationEnv[contender.client] }, timeoutMs)
+    : server
   const stop = () => Promise.all([server.stop(), client.stop()]).then(() => undefined)
   try {
     return { server, client, port: await workload.prepare(server.call, client.call) }

@@ -6,12 +6,13 @@ import type { Figures, Operations } from "./workers/protocol.js"
 
 export type Mode = "full" | "quick" | "smoke"
 
-export type Implementation = "raw" | "raw+effect" | "effect-net" | "platform-node"
+export type Implementation = "raw" | "raw+effect" | "effect-net" | "effect-net+telemetry" | "platform-node"
 
 export const implementationTitles: Record<Implementation, string> = {
   "raw": "raw node:net / node:dgram",
   "raw+effect": "raw, effect loaded",
   "effect-net": "effect-net",
+  "effect-net+telemetry": "effect-net with `Telemetry.layer` on both ends (spans and metrics on)",
   "platform-node": "@effect/platform-node"
 }
 
@@ -114,7 +115,14 @@ export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
   /** How long a UDP ping-pong request waits for its reply before it is sent again. */
   const udpReplyTimeoutMs = 200
 
-  const ping = (key: string, title: string, connections: number, roundTrips: number, transport: "tcp" | "udp"): Workload => {
+  const ping = (
+    key: string,
+    title: string,
+    connections: number,
+    roundTrips: number,
+    transport: "tcp" | "udp",
+    withTelemetry = false
+  ): Workload => {
     const op = transport === "tcp" ? "tcpPingClient" as const : "udpPingClient" as const
     const args = (port: number, roundTrips: number) => ({
       port,
@@ -132,7 +140,7 @@ export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
           ? "connection: the client sends, then `recv`s until 64 bytes are back; the server echoes with `Stream.run(conn.stream, conn.sink)`"
           : `socket: the client (\`Udp.bind\`) sends to \`{ host, port }\` and waits with \`recv.pipe(Effect.timeoutOption("${udpReplyTimeoutMs} millis"))\`, sending again on a timeout; the server echoes each of \`socket.datagrams\` to its sender`
       }`,
-      implementations: transport === "tcp" ? tcp : udp,
+      implementations: [...(transport === "tcp" ? tcp : udp), ...(withTelemetry ? ["effect-net+telemetry" as const] : [])],
       metrics: [
         { key: "round trips/s", unit: "round trips/s" },
         // Each resend has waited a whole timeout: a run with any is slower for that, not for its code.
@@ -231,7 +239,7 @@ export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
     bulk("tcp-bulk-1-tuned-malloc", "TCP bulk, 1 connection, tuned malloc", 1, tunedMalloc),
     bulk("tcp-bulk-16", "TCP bulk, 16 connections", 16),
     ping("tcp-ping-pong-1", "TCP ping-pong, 1 connection", 1, scale(mode, 20_000, 4_000, 200), "tcp"),
-    ping("tcp-ping-pong-32", "TCP ping-pong, 32 connections", 32, scale(mode, 100_000, 16_000, 320), "tcp"),
+    ping("tcp-ping-pong-32", "TCP ping-pong, 32 connections", 32, scale(mode, 100_000, 16_000, 320), "tcp", true),
     {
       key: "tcp-accept-churn",
       title: "TCP accept churn",
@@ -251,7 +259,7 @@ export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
         return { "connections/s": rate(figures, "connections") }
       }
     },
-    ping("udp-ping-pong", "UDP ping-pong", 1, scale(mode, 20_000, 4_000, 200), "udp"),
+    ping("udp-ping-pong", "UDP ping-pong", 1, scale(mode, 20_000, 4_000, 200), "udp", true),
     {
       key: "udp-flood",
       title: "UDP flood",

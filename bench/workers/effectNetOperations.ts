@@ -17,6 +17,7 @@ import type { Network } from "../../src/Network.js"
 import * as NodeNetwork from "../../src/NodeNetwork.js"
 import * as PlatformSocket from "../../src/PlatformSocket.js"
 import * as Tcp from "../../src/Tcp.js"
+import * as Telemetry from "../../src/Telemetry.js"
 import * as Udp from "../../src/Udp.js"
 import type { BulkArgs, ChurnArgs, FloodArgs, FramingArgs, IdleClientArgs, Operations, PingArgs, UdpPingArgs } from "./protocol.js"
 import { acksDue, bulkAck, floodCounter, framingInput, idleMeter, now } from "./protocol.js"
@@ -25,8 +26,13 @@ import { rpcOperations } from "./rpcOperations.js"
 
 const host = "127.0.0.1"
 
+/** Real sockets, with telemetry on when the bench runs this child as effect-net+telemetry. */
+const network: Layer.Layer<Network> = process.env.EFFECT_NET_BENCH_TELEMETRY === "1"
+  ? Layer.merge(NodeNetwork.layer, Telemetry.layer)
+  : NodeNetwork.layer
+
 const run = <A, E>(program: Effect.Effect<A, E, Network | Scope.Scope>): Promise<A> =>
-  Effect.runPromise(Effect.provide(Effect.scoped(program), NodeNetwork.layer))
+  Effect.runPromise(Effect.provide(Effect.scoped(program), network))
 
 /** Starts a long-running server in the background; resolves with its port once it listens. */
 const background = <E>(
@@ -37,7 +43,7 @@ const background = <E>(
     Effect.runFork(
       Effect.provide(
         Effect.scoped(Effect.zipRight(Effect.tap(start, (port) => Effect.sync(() => resolve({ port }))), body)),
-        NodeNetwork.layer
+        network
       )
     ).addObserver((exit) => reject(new Error(`server ended: ${String(exit)}`)))
   })

@@ -7,6 +7,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { SocketAddress } from "./Address.js"
@@ -63,12 +64,29 @@ export interface Datagram {
 }
 
 /**
+ * Marks a `UdpSocket`, on every network: see `isUdpSocket`.
+ *
+ * @since 0.2.0
+ * @category type ids
+ */
+export const UdpSocketTypeId: unique symbol = Symbol.for("effect-net/UdpSocket")
+
+/**
+ * The type of `UdpSocketTypeId`.
+ *
+ * @since 0.2.0
+ * @category type ids
+ */
+export type UdpSocketTypeId = typeof UdpSocketTypeId
+
+/**
  * A bound UDP socket.
  *
  * @since 0.1.0
  * @category models
  */
 export interface UdpSocket {
+  readonly [UdpSocketTypeId]: UdpSocketTypeId
   /** The bound address, with the port the kernel picked for port 0. */
   readonly address: SocketAddress
   /**
@@ -112,6 +130,14 @@ export interface UdpSocket {
    */
   readonly close: Effect.Effect<void>
 }
+
+/**
+ * Whether a value is a `UdpSocket` (from `bind` or `connect`, on any network).
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const isUdpSocket = (u: unknown): u is UdpSocket => Predicate.hasProperty(u, UdpSocketTypeId)
 
 /**
  * The largest UDP payload each family can carry in one datagram.

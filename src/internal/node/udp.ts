@@ -1,109 +1,46 @@
 /**
- * UDP on `node:dgram`.
+ * UDP on `node:dgram`: the backend the shared front (`shared/udp.ts`) builds
+ * `UdpSocket` on.
  *
- * A `UdpHandle` owns one dgram socket from the moment it is created: its
+ * A `NodeUdpSocket` owns one dgram socket from the moment it is created: its
  * `'error'`, `'message'` and `'close'` listeners are attached before anything
- * else, so no event is ever unhandled. Received datagrams go to a ring buffer
- * of `receiveBufferSize` entries whose overflow policy drops (and counts)
- * datagrams, because UDP has no way to slow a sender down. Receivers never
- * take a datagram out of a callback: a callback only wakes them, and they take
- * from the buffer themselves, so an interrupted receiver loses nothing.
- *
- * Options out of range (`receiveBufferSize`, `ttl`, `overflow`, `family`)
- * fail with `BindError` `InvalidArgument`, and malformed addresses with
- * `AddressError`, before any socket is opened.
+ * else, so no event is ever unhandled. A `'message'` goes straight into the
+ * front's receive buffer and wakes the receivers; they take from the buffer
+ * themselves.
  *
  * @internal
  */
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import * as Dgram from "node:dgram"
 import * as Dns from "node:dns"
 import * as Net from "node:net"
 import * as Address from "../../Address.js"
 import type { SocketAddress } from "../../Address.js"
-import { AddressError, BindError, ConnectError, fromCause, MulticastError, ReceiveError, SendError } from "../../NetError.js"
-import type { Datagram, UdpBindOptions, UdpConnectOptions, UdpSocket } from "../../Network.js"
-import { maxPayload } from "../../Udp.js"
-import { invalidSend, isPayload } from "../shared/arguments.js"
+import type { AddressError, BindError, ConnectError } from "../../NetError.js"
+import { fromCause } from "../../NetError.js"
+import type { UdpBindOptions, UdpConnectOptions, UdpSocket } from "../../Udp.js"
+import * as Front from "../shared/udp.js"
+import type { Destination, Inbox, UdpBackend, UdpSocketBackend, UdpSocketSettings } from "../shared/udpBackend.js"
 import { lookupHost } from "./dns.js"
-import { fromPull } from "../shared/pullStream.js"
 import { TurnBudget, Waiters } from "./waiters.js"
-import { validateUdpBindOptions } from "../shared/udpOptions.js"
 
-type Overflow = "dropNewest" | "dropOldest"
-
-/** Fixed-capacity FIFO: O(1) push and shift whatever the overflow policy. */
-class Ring<A> {
-  private readonly items: Array<A | undefined> = []
-  private head = 0
-  size = 0
-  constructor(readonly capacity: number) {}
-
-  push(item: A): void {
-    this.items[(this.head + this.size) % this.capacity] = item
-    this.size++
-  }
-
-  shift(): A | undefined {
-    if (this.size === 0) return undefined
-    const item = this.items[this.head]
-    this.items[this.head] = undefined
-    this.head = (this.head + 1) % this.capacity
-    this.size--
-    return item
-  }
-
-  drain(): Array<A> {
-    const out = new Array<A>(this.size)
-    for (let i = 0; i < out.length; i++) out[i] = this.shift()!
-    return out
-  }
-
-  clear(): void {
-    this.items.length = 0
-    this.head = 0
-    this.size = 0
-  }
-}
-
-interface Settings {
-  readonly family: Address.Family
-  /** An IP literal of `family`. */
-  readonly host: string
-  readonly port: number
-  readonly reuseAddress: boolean
-  readonly broadcast: boolean
-  readonly ttl: number | undefined
-  readonly capacity: number
-  readonly overflow: Overflow
-}
-
-class UdpHandle implements UdpSocket {
+class NodeUdpSocket implements UdpSocketBackend {
   private readonly socket: Dgram.Socket
-  private readonly buffer: Ring<Datagram>
   /** Receivers waiting for a datagram, an error or close. */
   private readonly waiters = new Waiters()
   /** An `'error'` event not yet reported: the next recv or send fails with it. */
-  private failure: { readonly error: unknown } | undefined = undefined
+  private failure: { readonly cause: unknown } | undefined = undefined
   /** Bind or connect in progress: it gets the `'error'` events. */
   private pendingStep: ((error: unknown) => void) | undefined = undefined
   private state: "open" | "closing" | "closed" = "open"
   private closeWaiters: Array<() => void> = []
   /** Sends complete without a macrotask in between: see `TurnBudget`. */
   private readonly sendBudget = new TurnBudget()
-  private droppedCount = 0
   address: SocketAddress
-  /** The IP version the datagrams travel over, which sets their size limit. */
-  private carrier: Address.Family
-  peer: SocketAddress | undefined = undefined
 
-  constructor(private readonly settings: Settings) {
+  constructor(private readonly settings: UdpSocketSettings, private readonly inbox: Inbox) {
     this.address = { family: settings.family, host: settings.host, port: settings.port }
-    this.carrier = carrierOf(this.address)
-    this.buffer = new Ring(settings.capacity)
     this.socket = Dgram.createSocket({
       type: settings.family === "IPv6" ? "udp6" : "udp4",
       reuseAddr: settings.reuseAddress,
@@ -120,23 +57,16 @@ class UdpHandle implements UdpSocket {
       this.pendingStep = undefined
       step(error)
     } else if (this.state === "open" && this.failure === undefined) {
-      this.failure = { error }
+      this.failure = { cause: error }
       this.waiters.wakeAll()
     }
   }
 
   private readonly onMessage = (payload: Buffer, info: Dgram.RemoteInfo): void => {
     if (this.state !== "open") return
-    if (this.buffer.size === this.buffer.capacity) {
-      this.droppedCount++
-      if (this.settings.overflow === "dropNewest") return
-      this.buffer.shift()
+    if (this.inbox.offer({ payload, from: { family: info.family, host: info.address, port: info.port } })) {
+      this.waiters.wakeOncePerTurn()
     }
-    this.buffer.push({
-      payload,
-      from: { family: info.family, host: info.address, port: info.port }
-    })
-    this.waiters.wakeOncePerTurn()
   }
 
   private readonly onClose = (): void => {
@@ -154,16 +84,32 @@ class UdpHandle implements UdpSocket {
     )
   }
 
-  private where(): string {
-    return Address.format(this.peer ?? this.address)
+  atNow<A, E>(step: (now: number) => Effect.Effect<A, E>): Effect.Effect<A, E> {
+    return Effect.suspend(() => step(Date.now()))
   }
 
-  private takeFailure<Step extends "SendError" | "ReceiveError">(step: Step, error: unknown) {
+  wait<A, E>(_ready: () => boolean, next: () => Effect.Effect<A, E>): Effect.Effect<A, E> {
+    return this.waiters.waitThen(next)
+  }
+
+  takeFailure(): { readonly cause: unknown } | undefined {
+    const failure = this.failure
     this.failure = undefined
-    return fromCause(step, error, {
-      what: step === "SendError" ? "send to" : "receive from",
-      address: this.where()
-    })
+    return failure
+  }
+
+  toBytes(payload: Uint8Array | string): Uint8Array {
+    return typeof payload === "string" ? Buffer.from(payload, "utf8") : payload
+  }
+
+  transmit(bytes: Uint8Array, to: Destination | undefined, _now: number, done: (cause?: unknown) => void): void {
+    const callback = (error: Error | null) => this.sendBudget.complete(done, error ?? undefined)
+    try {
+      if (to === undefined) this.socket.send(bytes, callback)
+      else this.socket.send(bytes, to.port, to.host, callback)
+    } catch (error) {
+      this.sendBudget.complete(done, error)
+    }
   }
 
   /** Runs a bind or connect call whose failure may come as a callback error, an `'error'` event or a throw. */
@@ -203,13 +149,12 @@ class UdpHandle implements UdpSocket {
     )
   })
 
-  connectSocket(peer: SocketAddress): Effect.Effect<void, ConnectError> {
+  connect(peer: SocketAddress): Effect.Effect<void, ConnectError> {
     return this.step(
       // Node reports a failed connect through the callback's argument.
       (done) => this.socket.connect(peer.port, peer.host, done as () => void),
       (error) => fromCause("ConnectError", error, { what: "connect to", address: Address.format(peer) })
     ).pipe(Effect.tap(() => {
-      this.peer = peer
       // Bound to a wildcard, the socket has its real source address only now.
       this.refreshAddress()
     }))
@@ -218,178 +163,25 @@ class UdpHandle implements UdpSocket {
   private refreshAddress(): void {
     const local = this.socket.address()
     this.address = { family: Address.familyOf(local.address) ?? this.settings.family, host: local.address, port: local.port }
-    this.carrier = carrierOf(this.address)
   }
 
-  readonly recv: Effect.Effect<Datagram, ReceiveError> = Effect.suspend(() => {
-    const datagram = this.buffer.shift()
-    if (datagram !== undefined) return Effect.succeed(datagram)
-    if (this.state !== "open") return Effect.fail(this.closedReceive())
-    if (this.failure !== undefined) return Effect.fail(this.takeFailure("ReceiveError", this.failure.error))
-    return this.waiters.waitThen(() => this.recv)
-  })
-
-  /** Every buffered datagram at once; `undefined` ends the stream once the socket is closed. */
-  private readonly pullAll: Effect.Effect<Chunk.Chunk<Datagram> | undefined, ReceiveError> = Effect.suspend(() => {
-    if (this.buffer.size > 0) return Effect.succeed(Chunk.unsafeFromArray(this.buffer.drain()))
-    if (this.state !== "open") return Effect.succeed(undefined)
-    if (this.failure !== undefined) return Effect.fail(this.takeFailure("ReceiveError", this.failure.error))
-    return this.waiters.waitThen(() => this.pullAll)
-  })
-
-  readonly datagrams: Stream.Stream<Datagram, ReceiveError> = fromPull(this.pullAll)
-
-  readonly dropped: Effect.Effect<number> = Effect.sync(() => this.droppedCount)
-
-  readonly send = (
-    payload: Uint8Array | string,
-    to?: SocketAddress | { readonly host: string; readonly port: number }
-  ): Effect.Effect<void, SendError> =>
-    Effect.suspend(() => {
-      if (!isPayload(payload)) return Effect.fail(invalidSend(payload, Address.format(this.address)))
-      if (this.state !== "open") return Effect.fail(this.closedSend())
-      if (this.failure !== undefined) return Effect.fail(this.takeFailure("SendError", this.failure.error))
-      const bytes = typeof payload === "string" ? Buffer.from(payload, "utf8") : payload
-      const limit = maxPayload[this.carrier]
-      if (bytes.byteLength > limit) {
-        return Effect.fail(
-          new SendError({
-            reason: "MessageTooLarge",
-            message: `send of ${bytes.byteLength} bytes from ${
-              Address.format(this.address)
-            } failed: a UDP datagram over ${this.carrier} carries at most ${limit} bytes`,
-            address: this.where()
-          })
-        )
-      }
-      if (to === undefined) {
-        return this.peer === undefined
-          ? Effect.fail(
-            new SendError({
-              reason: "InvalidAddress",
-              message: `send from ${Address.format(this.address)} failed: the socket is not connected, so a destination is required`
-            })
-          )
-          : this.transmit(bytes, undefined)
-      }
-      // The common case, answering the `from` of a received datagram, needs
-      // none of the Effects that validating a host name or a mismatch takes.
-      if (this.peer === undefined && isLiteralOf(to, this.address.family)) return this.transmit(bytes, to)
-      return Effect.flatMap(this.destination(to), (destination) => this.transmit(bytes, destination))
-    })
-
-  /**
-   * Validates and resolves `to`; on a connected socket it may only name the
-   * peer. A name is resolved here rather than by Node, so that the socket is
-   * only ever given IP literals (see `literalLookup`).
-   */
-  private destination(
-    to: { readonly host: string; readonly port: number }
-  ): Effect.Effect<{ readonly host: string; readonly port: number } | undefined, SendError> {
-    const shown = Address.format({ host: String(to?.host), port: to?.port })
-    const invalid = (why: string) =>
-      new SendError({ reason: "InvalidAddress", message: `send to ${shown} failed: ${why}`, address: shown })
-    return Effect.zipWith(
-      Address.validateHost(to?.host),
-      Address.validatePort(to?.port, { allowZero: false }),
-      (host, port) => ({ host, port })
-    ).pipe(
-      Effect.mapError((error) => invalid(error.message)),
-      Effect.flatMap(({ host, port }) =>
-        Effect.map(
-          lookupHost(
-            host,
-            this.address.family === "IPv6" ? 6 : 4,
-            (error) => fromCause("SendError", error, { what: "send to", address: shown })
-          ),
-          (resolved) => ({ host: resolved, port })
-        )
-      ),
-      Effect.flatMap((destination) => {
-        const family = Address.familyOf(destination.host)
-        if (family !== this.address.family) {
-          return Effect.fail(invalid(`${destination.host} is not an ${this.address.family} address`))
-        }
-        if (this.peer === undefined) return Effect.succeed(destination)
-        return destination.host === this.peer.host && destination.port === this.peer.port
-          ? Effect.succeed(undefined)
-          : Effect.fail(invalid(`the socket is connected to ${Address.format(this.peer)}`))
-      })
-    )
+  join(group: string, iface: string | undefined): void {
+    this.socket.addMembership(group, iface)
   }
 
-  private transmit(
-    bytes: Uint8Array,
-    destination: { readonly host: string; readonly port: number } | undefined
-  ): Effect.Effect<void, SendError> {
-    return Effect.async<void, SendError>((resume) => {
-      // The socket closed while the destination was being resolved.
-      if (this.state !== "open") return resume(Effect.fail(this.closedSend()))
-      const fail = (error: unknown) =>
-        this.sendBudget.complete(resume, Effect.fail(
-          this.state === "open"
-            ? fromCause("SendError", error, {
-              what: "send to",
-              address: destination === undefined ? this.where() : Address.format(destination)
-            })
-            : this.closedSend()
-        ))
-      const callback = (error: Error | null) =>
-        error === null ? this.sendBudget.complete(resume, Effect.void) : fail(error)
-      try {
-        if (destination === undefined) this.socket.send(bytes, callback)
-        else this.socket.send(bytes, destination.port, destination.host, callback)
-      } catch (error) {
-        fail(error)
-      }
-    })
+  leave(group: string, iface: string | undefined): void {
+    try {
+      this.socket.dropMembership(group, iface)
+    } catch {
+      // The socket is already closed, which left the group.
+    }
   }
-
-  readonly joinMulticast = (group: string, iface?: string): Effect.Effect<void, MulticastError, Scope.Scope> =>
-    Effect.suspend(() => {
-      const family = this.address.family
-      if (!isMulticastGroup(group, family)) {
-        return Effect.fail(
-          new MulticastError({
-            reason: "InvalidGroup",
-            message: `join multicast group ${String(group)} failed: not an ${family} multicast address`
-          })
-        )
-      }
-      if (iface !== undefined && Address.familyOf(iface) !== family) {
-        return Effect.fail(
-          new MulticastError({
-            reason: "AddressNotAvailable",
-            message: `join multicast group ${group} failed: interface ${String(iface)} is not an ${family} address`
-          })
-        )
-      }
-      return Effect.acquireRelease(
-        Effect.try({
-          try: () => this.socket.addMembership(group, iface),
-          catch: (error) =>
-            fromCause("MulticastError", error, {
-              what: `join multicast group ${group} on`,
-              address: Address.format(this.address)
-            })
-        }),
-        () =>
-          Effect.sync(() => {
-            try {
-              this.socket.dropMembership(group, iface)
-            } catch {
-              // The socket is already closed, which left the group.
-            }
-          })
-      )
-    })
 
   readonly close: Effect.Effect<void> = Effect.async<void>((resume) => {
     if (this.state === "closed") return resume(Effect.void)
     this.closeWaiters.push(() => resume(Effect.void))
     if (this.state === "open") {
       this.state = "closing"
-      this.buffer.clear()
       this.waiters.wakeAll()
       try {
         this.socket.close()
@@ -399,33 +191,7 @@ class UdpHandle implements UdpSocket {
       }
     }
   })
-
-  private closedReceive(): ReceiveError {
-    return new ReceiveError({
-      reason: "Closed",
-      message: `receive on ${Address.format(this.address)} failed: the socket is closed`,
-      address: Address.format(this.address)
-    })
-  }
-
-  private closedSend(): SendError {
-    return new SendError({
-      reason: "Closed",
-      message: `send from ${Address.format(this.address)} failed: the socket is closed`,
-      address: Address.format(this.address)
-    })
-  }
 }
-
-/**
- * An IPv4 address written as IPv6, `::ffff:a.b.c.d`, the form Node reports
- * for one (the bound address of a socket is always checked in that form).
- */
-const isIPv4Mapped = (host: string): boolean => /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(host)
-
-/** An IPv6 socket bound to an IPv4-mapped address sends IPv4 packets. */
-const carrierOf = (address: SocketAddress): Address.Family =>
-  address.family === "IPv6" && isIPv4Mapped(address.host) ? "IPv4" : address.family
 
 /**
  * The lookup Node's dgram runs on the address of every bind, connect and
@@ -442,69 +208,11 @@ const literalLookup: NonNullable<Dgram.SocketOptions["lookup"]> = (address, opti
   else callback(null, address, family)
 }
 
-/** An IP literal of `family` and a port a datagram can go to. */
-const isLiteralOf = (to: { readonly host: string; readonly port: number }, family: Address.Family): boolean =>
-  typeof to?.host === "string" && Address.familyOf(to.host) === family &&
-  typeof to.port === "number" && Number.isInteger(to.port) && to.port >= 1 && to.port <= 65535
-
-const isMulticastGroup = (group: string, family: Address.Family): boolean => {
-  if (typeof group !== "string" || Address.familyOf(group) !== family) return false
-  if (family === "IPv6") return /^ff[0-9a-f]{2}:/i.test(group)
-  const first = Number(group.split(".")[0])
-  return first >= 224 && first <= 239
-}
-
-const resolveSettings = (
-  options: UdpBindOptions,
-  familyHint: Address.Family | undefined
-): Effect.Effect<Settings, BindError | AddressError> =>
-  Effect.gen(function*() {
-    const { capacity, family, overflow, port, requested } = yield* validateUdpBindOptions(options, familyHint)
-    const host = requested === undefined
-      ? (family === "IPv6" ? "::1" : "127.0.0.1")
-      : yield* lookupHost(
-        requested,
-        family === "IPv6" ? 6 : 4,
-        (error) => fromCause("AddressError", error, { what: "resolve", address: requested })
-      )
-    if (Address.familyOf(host) !== family) {
-      return yield* new AddressError({
-        reason: "InvalidHost",
-        message: `bind to ${Address.format({ host, port })} failed: ${host} is not an ${family} address`,
-        address: Address.format({ host, port })
-      })
-    }
-    return {
-      family,
-      host,
-      port,
-      reuseAddress: options.reuseAddress ?? false,
-      broadcast: options.broadcast ?? false,
-      ttl: options.ttl,
-      capacity,
-      overflow
-    }
-  })
-
-/** Creates and binds a socket that closes with the scope; `configure` runs once it is bound. */
-const open = <E>(settings: Settings, configure: (handle: UdpHandle) => Effect.Effect<void, E>) =>
-  Effect.acquireRelease(
-    Effect.suspend(() => {
-      const handle = new UdpHandle(settings)
-      return handle.bindSocket.pipe(
-        Effect.zipRight(configure(handle)),
-        Effect.onError(() => handle.close),
-        Effect.as<UdpSocket>(handle)
-      )
-    }),
-    (socket) => socket.close
-  )
-
-/** @internal */
-export const bind = (options: UdpBindOptions): Effect.Effect<UdpSocket, BindError | AddressError, Scope.Scope> =>
-  Effect.flatMap(resolveSettings(options, undefined), (settings) => open(settings, () => Effect.void))
+const identity = (cause: unknown): unknown => cause
 
 /**
+ * Real sockets for the shared front.
+ *
  * Where a socket connected to `peer` binds unless told: on loopback when the
  * peer is (undefined: the family's own loopback), else on the wildcard
  * address so the kernel can pick a route; a connected socket hears only its
@@ -513,36 +221,25 @@ export const bind = (options: UdpBindOptions): Effect.Effect<UdpSocket, BindErro
  * loopback peer gets the mapped loopback, and the socket's address, the
  * peer and every `from` stay in the mapped form the caller used.
  */
-const defaultBindHost = (peer: SocketAddress): string | undefined => {
-  if (peer.host === "::1" || /^127\./.test(peer.host)) return undefined
-  if (/^::ffff:127\./i.test(peer.host)) return "::ffff:127.0.0.1"
-  return peer.family === "IPv6" ? "::" : "0.0.0.0"
+const nodeUdp: UdpBackend = {
+  lookup: (host, family) => lookupHost(host, family === "IPv6" ? 6 : family === "IPv4" ? 4 : 0, identity),
+  defaultConnectHost: (peer) => {
+    if (peer.host === "::1" || /^127\./.test(peer.host)) return undefined
+    if (/^::ffff:127\./i.test(peer.host)) return "::ffff:127.0.0.1"
+    return peer.family === "IPv6" ? "::" : "0.0.0.0"
+  },
+  open: (settings, inbox) =>
+    Effect.suspend(() => {
+      const socket = new NodeUdpSocket(settings, inbox)
+      return socket.bindSocket.pipe(Effect.onError(() => socket.close), Effect.as(socket))
+    })
 }
 
-/**
- * Binds (by default where `defaultBindHost` says) and connects.
- *
- * @internal
- */
+/** @internal */
+export const bind = (options: UdpBindOptions): Effect.Effect<UdpSocket, BindError | AddressError, Scope.Scope> =>
+  Front.bind(nodeUdp, options)
+
+/** @internal */
 export const connect = (
   options: UdpConnectOptions
-): Effect.Effect<UdpSocket, BindError | ConnectError | AddressError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const port = yield* Address.validatePort(options.port, { allowZero: false })
-    const name = yield* Address.validateHost(options.host)
-    const bindOptions = options.bind ?? {}
-    const bindFamily = bindOptions.host === undefined ? undefined : Address.familyOf(bindOptions.host)
-    const host = yield* lookupHost(
-      name,
-      bindFamily === "IPv6" ? 6 : bindFamily === "IPv4" ? 4 : 0,
-      (error) => fromCause("ConnectError", error, { what: "resolve", address: Address.format({ host: name, port }) })
-    )
-    const peer: SocketAddress = { family: Address.familyOf(host) ?? "IPv4", host, port }
-    const settings = yield* resolveSettings({
-      ...bindOptions,
-      host: bindOptions.host ?? defaultBindHost(peer),
-      receiveBufferSize: options.receiveBufferSize ?? bindOptions.receiveBufferSize,
-      overflow: options.overflow ?? bindOptions.overflow
-    }, peer.family)
-    return yield* open(settings, (handle) => handle.connectSocket(peer))
-  })
+): Effect.Effect<UdpSocket, BindError | ConnectError | AddressError, Scope.Scope> => Front.connect(nodeUdp, options)

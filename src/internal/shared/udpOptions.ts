@@ -16,6 +16,9 @@ export interface UdpBindRequest {
   /** The validated host, still to be resolved; `undefined` means loopback. */
   readonly requested: string | undefined
   readonly family: Family
+  readonly reuseAddress: boolean
+  readonly broadcast: boolean
+  readonly ttl: number | undefined
 }
 
 const invalid = (message: string) => new BindError({ reason: "InvalidArgument", message })
@@ -56,5 +59,14 @@ export const validateUdpBindOptions = (
     const port = yield* validatePort(options.port ?? 0)
     const requested = options.host === undefined ? undefined : yield* validateHost(options.host)
     const family = options.family ?? familyHint ?? (requested === undefined ? undefined : familyOf(requested)) ?? "IPv4"
-    return { capacity, overflow, port, requested, family }
+    return {
+      capacity,
+      overflow,
+      port,
+      requested,
+      family,
+      reuseAddress: options.reuseAddress ?? false,
+      broadcast: options.broadcast ?? false,
+      ttl: options.ttl
+    }
   })

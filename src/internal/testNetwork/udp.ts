@@ -1,18 +1,13 @@
-import * as Chunk from "effect/Chunk"
-import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
 import type { SocketAddress } from "../../Address.js"
-import { familyOf, format, validateHost, validatePort } from "../../Address.js"
-import { AddressError, BindError, ConnectError, MulticastError, ReceiveError, SendError } from "../../NetError.js"
-import type { Datagram, UdpBindOptions, UdpConnectOptions, UdpSocket } from "../../Network.js"
+import { familyOf, format } from "../../Address.js"
+import type { AddressError, BindError, ConnectError } from "../../NetError.js"
 import type { Packet, UdpSocketInfo } from "../../TestNetwork.js"
-import { maxPayload } from "../../Udp.js"
-import { invalidSend, isPayload } from "../shared/arguments.js"
-import { validateUdpBindOptions } from "../shared/udpOptions.js"
+import type { UdpBindOptions, UdpConnectOptions, UdpSocket } from "../../Udp.js"
+import * as Front from "../shared/udp.js"
+import type { Destination, Inbox, UdpBackend, UdpSocketBackend } from "../shared/udpBackend.js"
 import { systemError } from "./errors.js"
 import type { Carrier, World } from "./world.js"
 import { canonical, isMapped, isWildcard, preferred, reaches, seenBy, wireHost } from "./world.js"
@@ -31,44 +26,105 @@ interface InFlight {
   readonly payload: Uint8Array
 }
 
-class Socket {
+const address = (host: string, port: number): SocketAddress => ({ family: familyOf(host) ?? "IPv4", host, port })
+
+const loopback = (family: "IPv4" | "IPv6") => (family === "IPv6" ? "::1" : "127.0.0.1")
+
+/** A simulated socket: the backend the shared front builds `UdpSocket` on. */
+class Socket implements UdpSocketBackend {
   closed = false
-  dropped = 0
+  peer: SocketAddress | undefined = undefined
   /** An ICMP port unreachable waiting to be reported (connected sockets only). */
   refused = false
-  buffer: Array<Datagram> = []
   readonly groups = new Set<string>()
 
   constructor(
+    private readonly fabric: UdpFabric,
     readonly address: SocketAddress,
     /** The host datagrams reach it by (see `wireHost`). */
     readonly wire: string,
-    readonly peer: SocketAddress | undefined,
-    readonly capacity: number,
-    readonly overflow: "dropNewest" | "dropOldest"
+    readonly inbox: Inbox
   ) {}
 
   hears(from: SocketAddress): boolean {
     return this.peer === undefined || (this.peer.host === from.host && this.peer.port === from.port)
   }
 
-  enqueue(datagram: Datagram): void {
-    if (this.buffer.length < this.capacity) {
-      this.buffer.push(datagram)
-      return
+  atNow<A, E>(step: (now: number) => Effect.Effect<A, E>): Effect.Effect<A, E> {
+    return Effect.clockWith((clock) => {
+      const now = clock.unsafeCurrentTimeMillis()
+      this.fabric.settle(now)
+      return step(now)
+    })
+  }
+
+  wait<A, E>(ready: () => boolean, next: () => Effect.Effect<A, E>): Effect.Effect<A, E> {
+    const fabric = this.fabric
+    return Effect.flatMap(
+      Effect.clockWith((clock) =>
+        fabric.world.signal.await<void, never>(clock, (now) => {
+          fabric.settle(now)
+          return ready() || this.refused ? Exit.void : fabric.nextArrival() ?? null
+        })
+      ),
+      next
+    )
+  }
+
+  /** A connected socket's peer answered with ICMP port unreachable, which the kernel reports to the next send or receive. */
+  takeFailure(): { readonly cause: unknown } | undefined {
+    if (!this.refused) return undefined
+    this.refused = false
+    return { cause: { code: "ECONNREFUSED", syscall: "recvmsg" } }
+  }
+
+  toBytes(payload: Uint8Array | string): Uint8Array {
+    return typeof payload === "string" ? encoder.encode(payload) : payload.slice()
+  }
+
+  transmit(bytes: Uint8Array, to: Destination | undefined, now: number, done: (cause?: unknown) => void): void {
+    const target = to ?? this.peer!
+    const wireTarget = address(wireHost(canonical(target.host)), target.port)
+    // Datagrams leave from a concrete address even on a wildcard socket: the
+    // loopback address the route to a local destination uses.
+    const source = isWildcard(this.wire)
+      ? address(loopback(wireTarget.family), this.address.port)
+      : address(this.wire, this.address.port)
+    // As Linux: an IPv6 source cannot reach an IPv4-mapped destination, an
+    // IPv4-mapped source cannot reach an IPv6 one.
+    if (source.family !== wireTarget.family) {
+      return done({ code: wireTarget.family === "IPv4" ? "ENETUNREACH" : "EAFNOSUPPORT", syscall: "send" })
     }
-    this.dropped++
-    if (this.overflow === "dropOldest") {
-      this.buffer.shift()
-      this.buffer.push(datagram)
-    }
+    this.fabric.send(this, source, wireTarget, bytes, now)
+    done()
+  }
+
+  connect(peer: SocketAddress): Effect.Effect<void, ConnectError> {
+    return Effect.sync(() => {
+      this.peer = peer
+    })
+  }
+
+  join(group: string): void {
+    this.groups.add(canonical(group))
+  }
+
+  leave(group: string): void {
+    this.groups.delete(canonical(group))
+  }
+
+  get close(): Effect.Effect<void> {
+    return Effect.sync(() => {
+      if (this.closed) return
+      this.closed = true
+      this.fabric.sockets.delete(this)
+      this.fabric.world.udpPorts.release(this.wire, this.address.port)
+      this.fabric.world.signal.notify()
+    })
   }
 }
 
-const isMulticast = (host: string): boolean =>
-  familyOf(host) === "IPv4"
-    ? Number(host.split(".")[0]) >= 224 && Number(host.split(".")[0]) <= 239
-    : familyOf(host) === "IPv6" && host.toLowerCase().startsWith("ff")
+const isMulticast = (host: string): boolean => Front.isMulticastGroup(host, familyOf(host))
 
 const order = (a: InFlight, b: InFlight) => a.arrival - b.arrival || a.seq - b.seq
 
@@ -82,6 +138,7 @@ export class UdpFabric implements Carrier {
   readonly sockets = new Set<Socket>()
   private queue: Array<InFlight> = []
   private seq = 0
+  readonly backend: UdpBackend = simulated(this)
 
   constructor(readonly world: World) {
     world.carriers.add(this)
@@ -132,7 +189,7 @@ export class UdpFabric implements Carrier {
     }
     for (const socket of receivers) {
       const from = seenBy(socket.address.family, datagram.from)
-      if (socket.hears(from)) socket.enqueue({ payload: datagram.payload, from })
+      if (socket.hears(from)) socket.inbox.offer({ payload: datagram.payload, from })
     }
   }
 
@@ -183,8 +240,8 @@ export class UdpFabric implements Carrier {
       host: socket.wire,
       address: socket.address,
       ...(socket.peer === undefined ? {} : { remoteAddress: socket.peer }),
-      queued: socket.buffer.length,
-      dropped: socket.dropped
+      queued: socket.inbox.size,
+      dropped: socket.inbox.dropped
     }))
   }
 
@@ -201,249 +258,39 @@ export class UdpFabric implements Carrier {
   }
 }
 
-const address = (host: string, port: number): SocketAddress => ({ family: familyOf(host) ?? "IPv4", host, port })
-
-const loopback = (family: "IPv4" | "IPv6") => (family === "IPv6" ? "::1" : "127.0.0.1")
-
-const closeSocket = (fabric: UdpFabric, socket: Socket): Effect.Effect<void> =>
-  Effect.sync(() => {
-    if (socket.closed) return
-    socket.closed = true
-    socket.buffer = []
-    fabric.sockets.delete(socket)
-    fabric.world.udpPorts.release(socket.wire, socket.address.port)
-    fabric.world.signal.notify()
-  })
-
-const open = (
-  fabric: UdpFabric,
-  options: UdpBindOptions,
-  familyHint: "IPv4" | "IPv6" | undefined,
-  peer: SocketAddress | undefined
-): Effect.Effect<Socket, BindError | AddressError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const { capacity, family, overflow, port, requested } = yield* validateUdpBindOptions(options, familyHint)
-    // A connect to an IPv4-mapped peer binds the IPv4 loopback, mapped, which can reach it.
-    const defaultHost = peer !== undefined && isMapped(peer.host) ? "::ffff:127.0.0.1" : loopback(family)
-    const ips = requested === undefined ? [defaultHost] : fabric.world.resolve(requested)
-    // A name is looked up in the socket's family, as NodeNetwork does: none
-    // there is a name that does not resolve.
-    const isName = requested !== undefined && familyOf(requested) === undefined
-    if (ips === undefined || (isName && preferred(ips, family) === undefined)) {
-      return yield* systemError("AddressError", { code: "ENOTFOUND", syscall: "getaddrinfo" }, "resolve", requested)
-    }
-    const host = preferred(ips, family) ?? ips[0]
-    const where = format({ host, port })
-    if (familyOf(host) !== family) {
-      return yield* new AddressError({
-        reason: "InvalidHost",
-        message: `bind to ${where} failed: ${host} is not an ${family} address`,
-        address: where
-      })
-    }
-    return yield* Effect.acquireRelease(
-      Effect.suspend(() => {
-        const binding = { host: wireHost(host), reuse: options.reuseAddress === true, v6Only: false }
-        const bound = fabric.world.udpPorts.take(binding, port)
-        if (bound === undefined) {
-          return Effect.fail(systemError("BindError", { code: "EADDRINUSE", syscall: "bind" }, "bind to", where))
-        }
-        const socket = new Socket(address(host, bound), binding.host, peer, capacity, overflow)
-        fabric.sockets.add(socket)
-        return Effect.succeed(socket)
-      }),
-      (socket) => closeSocket(fabric, socket)
-    )
-  })
-
-const makeSocket = (fabric: UdpFabric, socket: Socket): UdpSocket => {
-  const world = fabric.world
-  const here = format(socket.address)
-  // The peer of a connected socket, else the socket itself: what a failure
-  // reported by the kernel for no one destination is about.
-  const where = () => socket.peer === undefined ? here : format(socket.peer)
-  const invalidDestination = (to: string, why: string) =>
-    new SendError({ reason: "InvalidAddress", message: `send to ${to} failed: ${why}`, address: to })
-  const closedSend = () =>
-    new SendError({ reason: "Closed", message: `send from ${here} failed: the socket is closed`, address: here })
-  // A connected socket's peer answered with ICMP port unreachable, which
-  // the kernel reports to the next send or receive.
-  const refusedBy = <Step extends "SendError" | "ReceiveError">(step: Step) =>
-    systemError(step, { code: "ECONNREFUSED", syscall: "recvmsg" }, step === "SendError" ? "send to" : "receive from", where())
-  const maximum = maxPayload[socket.address.family]
-
-  const destination = (
-    to: SocketAddress | { readonly host: string; readonly port: number } | undefined
-  ): Effect.Effect<SocketAddress, SendError> => {
-    if (to === undefined) {
-      return socket.peer === undefined
-        ? Effect.fail(
-          new SendError({
-            reason: "InvalidAddress",
-            message: `send from ${here} failed: the socket is not connected, so a destination is required`
-          })
-        )
-        : Effect.succeed(socket.peer)
-    }
-    const target = format({ host: String(to?.host), port: to?.port })
-    return Effect.gen(function*() {
-      const host = yield* validateHost(to?.host)
-      const port = yield* validatePort(to?.port, { allowZero: false })
-      const ips = world.resolve(host)
-      const notFound = () => systemError("SendError", { code: "ENOTFOUND", syscall: "getaddrinfo" }, "send to", target)
-      if (ips === undefined) return yield* notFound()
-      const ip = preferred(ips, socket.address.family)
-      if (ip === undefined) {
-        // A name is looked up in the socket's family, as NodeNetwork does:
-        // none there is a name that does not resolve.
-        return yield* familyOf(host) === undefined
-          ? notFound()
-          : invalidDestination(target, `${host} is not an ${socket.address.family} address`)
+/** The simulated network's UDP for the shared front. */
+const simulated = (fabric: UdpFabric): UdpBackend => ({
+  lookup: (host, family) => {
+    const ips = fabric.world.resolve(host)
+    // A name is looked up in the family asked for, as NodeNetwork does: none
+    // there is a name that does not resolve. A literal stands for itself.
+    const ip = ips === undefined ? undefined : familyOf(host) !== undefined ? ips[0] : preferred(ips, family)
+    return ip === undefined ? Effect.fail({ code: "ENOTFOUND", syscall: "getaddrinfo" }) : Effect.succeed(ip)
+  },
+  // A connect to an IPv4-mapped peer binds the IPv4 loopback, mapped, which can reach it.
+  defaultConnectHost: (peer) => isMapped(peer.host) ? "::ffff:127.0.0.1" : undefined,
+  open: (settings, inbox) =>
+    Effect.suspend(() => {
+      const binding = { host: wireHost(settings.host), reuse: settings.reuseAddress, v6Only: false }
+      const bound = fabric.world.udpPorts.take(binding, settings.port)
+      if (bound === undefined) {
+        const where = format({ host: settings.host, port: settings.port })
+        return Effect.fail(systemError("BindError", { code: "EADDRINUSE", syscall: "bind" }, "bind to", where))
       }
-      const peer = socket.peer
-      if (peer !== undefined && !(peer.host === ip && peer.port === port)) {
-        return yield* invalidDestination(target, `the socket is connected to ${format(peer)}`)
-      }
-      return address(ip, port)
-    }).pipe(Effect.catchTag("AddressError", (error) => Effect.fail(invalidDestination(target, error.message))))
-  }
-
-  // Datagrams leave from a concrete address even on a wildcard socket: the
-  // loopback address the route to a local destination uses.
-  const sourceTo = (to: SocketAddress): SocketAddress => {
-    const wireFamily = familyOf(to.host) ?? "IPv4"
-    return isWildcard(socket.wire) ? address(loopback(wireFamily), socket.address.port) : address(socket.wire, socket.address.port)
-  }
-
-  const send = (
-    payload: Uint8Array | string,
-    to?: SocketAddress | { readonly host: string; readonly port: number }
-  ): Effect.Effect<void, SendError> =>
-    Effect.clockWith((clock) =>
-      Effect.suspend(() => {
-        if (!isPayload(payload)) return Effect.fail(invalidSend(payload, here))
-        if (socket.closed) return Effect.fail(closedSend())
-        fabric.settle(clock.unsafeCurrentTimeMillis())
-        if (socket.refused) {
-          socket.refused = false
-          return Effect.fail(refusedBy("SendError"))
-        }
-        const bytes = typeof payload === "string" ? encoder.encode(payload) : payload.slice()
-        if (bytes.length > maximum) {
-          return Effect.fail(
-            new SendError({
-              reason: "MessageTooLarge",
-              message: `send of ${bytes.length} bytes from ${here} failed: a UDP datagram over ${socket.address.family} carries at most ${maximum} bytes`,
-              address: where()
-            })
-          )
-        }
-        return Effect.flatMap(destination(to), (target) =>
-          Effect.suspend(() => {
-            const wireTarget = address(wireHost(target.host), target.port)
-            const source = sourceTo(wireTarget)
-            // As Linux: an IPv6 source cannot reach an IPv4-mapped
-            // destination, an IPv4-mapped source cannot reach an IPv6 one.
-            if (source.family !== wireTarget.family) {
-              const code = wireTarget.family === "IPv4" ? "ENETUNREACH" : "EAFNOSUPPORT"
-              return Effect.fail(systemError("SendError", { code, syscall: "send" }, "send to", format(target)))
-            }
-            fabric.send(socket, source, wireTarget, bytes, clock.unsafeCurrentTimeMillis())
-            return Effect.void
-          }))
-      })
-    )
-
-  const receive = <A>(take: () => A) => (clock: Clock.Clock) =>
-    world.signal.await<A, Option.Option<ReceiveError>>(clock, (now) => {
-      fabric.settle(now)
-      if (socket.buffer.length > 0) return Exit.succeed(take())
-      if (socket.closed) return Exit.fail(Option.none())
-      if (socket.refused) {
-        socket.refused = false
-        return Exit.fail(Option.some(refusedBy("ReceiveError")))
-      }
-      return fabric.nextArrival() ?? null
+      const socket = new Socket(fabric, address(settings.host, bound), binding.host, inbox)
+      fabric.sockets.add(socket)
+      return Effect.succeed(socket)
     })
-
-  const recv = Effect.clockWith(receive(() => socket.buffer.shift()!)).pipe(
-    Effect.mapError(Option.getOrElse(() =>
-      new ReceiveError({ reason: "Closed", message: `receive on ${here} failed: the socket is closed`, address: here })
-    ))
-  )
-  const pull = Effect.clockWith(receive(() => {
-    const all = socket.buffer
-    socket.buffer = []
-    return Chunk.unsafeFromArray(all)
-  }))
-
-  return {
-    address: socket.address,
-    send,
-    recv,
-    datagrams: Stream.repeatEffectChunkOption(pull),
-    dropped: Effect.clockWith((clock) =>
-      Effect.sync(() => {
-        fabric.settle(clock.unsafeCurrentTimeMillis())
-        return socket.dropped
-      })
-    ),
-    joinMulticast: (group, iface) =>
-      Effect.suspend(() => {
-        const family = socket.address.family
-        if (typeof group !== "string" || familyOf(group) !== family || !isMulticast(canonical(group))) {
-          return Effect.fail(
-            new MulticastError({
-              reason: "InvalidGroup",
-              message: `join multicast group ${String(group)} failed: not an ${family} multicast address`
-            })
-          )
-        }
-        if (iface !== undefined && familyOf(iface) !== family) {
-          return Effect.fail(
-            new MulticastError({
-              reason: "AddressNotAvailable",
-              message: `join multicast group ${group} failed: interface ${String(iface)} is not an ${family} address`
-            })
-          )
-        }
-        const key = canonical(group)
-        socket.groups.add(key)
-        return Effect.addFinalizer(() => Effect.sync(() => socket.groups.delete(key)))
-      }),
-    close: closeSocket(fabric, socket)
-  }
-}
+})
 
 /** @internal */
 export const bind = (
   fabric: UdpFabric,
   options: UdpBindOptions
-): Effect.Effect<UdpSocket, BindError | AddressError, Scope.Scope> =>
-  Effect.map(open(fabric, options, undefined, undefined), (socket) => makeSocket(fabric, socket))
+): Effect.Effect<UdpSocket, BindError | AddressError, Scope.Scope> => Front.bind(fabric.backend, options)
 
 /** @internal */
 export const connect = (
   fabric: UdpFabric,
   options: UdpConnectOptions
-): Effect.Effect<UdpSocket, BindError | ConnectError | AddressError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const port = yield* validatePort(options.port, { allowZero: false })
-    const hostText = yield* validateHost(options.host)
-    const ips = fabric.world.resolve(hostText)
-    const notFound = () =>
-      systemError("ConnectError", { code: "ENOTFOUND", syscall: "getaddrinfo" }, "resolve", format({ host: hostText, port }))
-    if (ips === undefined) return yield* notFound()
-    // The peer's address is looked up in the family of the bind host, if
-    // any, an IPv4 one first, as NodeNetwork does.
-    const bindFamily = typeof options.bind?.host === "string" ? familyOf(options.bind.host) : undefined
-    const ip = preferred(ips, bindFamily)
-    if (ip === undefined) return yield* notFound()
-    const peer = address(ip, port)
-    const socket = yield* open(fabric, {
-      ...options.bind,
-      receiveBufferSize: options.receiveBufferSize ?? options.bind?.receiveBufferSize,
-      overflow: options.overflow ?? options.bind?.overflow
-    }, peer.family, peer)
-    return makeSocket(fabric, socket)
-  })
+): Effect.Effect<UdpSocket, BindError | ConnectError | AddressError, Scope.Scope> => Front.connect(fabric.backend, options)

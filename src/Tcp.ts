@@ -19,7 +19,6 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -29,10 +28,43 @@ import { format } from "./Address.js"
 import { describeValue, optionsProblem } from "./internal/shared/arguments.js"
 import { optionalDuration } from "./internal/shared/options.js"
 import * as internalServe from "./internal/shared/serve.js"
+import * as internal from "./internal/shared/tcp.js"
 import { sleepEitherClock } from "./internal/shared/time.js"
 import type { AddressError, BindError, ConnectError, ReadError } from "./NetError.js"
 import { AcceptError, WriteError } from "./NetError.js"
 import { Network } from "./Network.js"
+
+/**
+ * Marks the connections every `Network` hands out: see `isTcpConnection`.
+ *
+ * @since 0.2.0
+ * @category type ids
+ */
+export const TcpConnectionTypeId: unique symbol = internal.TcpConnectionTypeId
+
+/**
+ * The type of `TcpConnectionTypeId`.
+ *
+ * @since 0.2.0
+ * @category type ids
+ */
+export type TcpConnectionTypeId = typeof TcpConnectionTypeId
+
+/**
+ * Marks the listeners every `Network` hands out: see `isTcpListener`.
+ *
+ * @since 0.2.0
+ * @category type ids
+ */
+export const TcpListenerTypeId: unique symbol = internal.TcpListenerTypeId
+
+/**
+ * The type of `TcpListenerTypeId`.
+ *
+ * @since 0.2.0
+ * @category type ids
+ */
+export type TcpListenerTypeId = typeof TcpListenerTypeId
 
 /**
  * Options every TCP socket takes, listening (for the connections it
@@ -303,15 +335,22 @@ export const connect = (
   Effect.flatMap(Network, (network) => network.tcpConnect(options))
 
 /**
- * Whether a value is a `TcpListener`.
+ * Whether a value is a `TcpListener` a `Network` handed out (it carries
+ * `TcpListenerTypeId`).
  *
  * @since 0.1.0
  * @category guards
  */
-export const isTcpListener = (u: unknown): u is TcpListener =>
-  Predicate.hasProperty(u, "accept") && Effect.isEffect(u.accept) &&
-  Predicate.hasProperty(u, "connections") && Predicate.hasProperty(u.connections, Stream.StreamTypeId) &&
-  Predicate.hasProperty(u, "address") && Predicate.isObject(u.address)
+export const isTcpListener: (u: unknown) => u is TcpListener = internal.isTcpListener
+
+/**
+ * Whether a value is a `TcpConnection` a `Network` handed out (it carries
+ * `TcpConnectionTypeId`).
+ *
+ * @since 0.2.0
+ * @category guards
+ */
+export const isTcpConnection: (u: unknown) => u is TcpConnection = internal.isTcpConnection
 
 /**
  * Accepts connections forever and runs `handler` on each, in its own fiber
@@ -407,7 +446,7 @@ export const gracefulClose: {
     options?: { readonly timeout?: Duration.DurationInput | undefined }
   ): Effect.Effect<boolean, WriteError>
 } = dual(
-  (args) => Predicate.hasProperty(args[0], "endWrite"),
+  (args) => isTcpConnection(args[0]),
   (
     connection: TcpConnection,
     options?: { readonly timeout?: Duration.DurationInput | undefined }

@@ -1,30 +1,28 @@
-import * as Chunk from "effect/Chunk"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
-import * as Sink from "effect/Sink"
-import * as Stream from "effect/Stream"
 import * as Net from "node:net"
 import type { SocketAddress } from "../../Address.js"
-import { familyOf, format, validateHost, validatePort } from "../../Address.js"
-import {
-  AcceptError,
-  AddressError,
-  BindError,
-  ConnectError,
-  fromCause,
-  ReadError,
-  systemErrorDetails,
-  WriteError
-} from "../../NetError.js"
-import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener, TcpSocketOptions } from "../../Network.js"
-import { invalidWrite, isPayload } from "../shared/arguments.js"
+import { familyOf, format } from "../../Address.js"
+import type { AddressError, BindError, ReadError, WriteError } from "../../NetError.js"
+import { ConnectError, fromCause, systemErrorDetails } from "../../NetError.js"
+import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener } from "../../Tcp.js"
+import * as Front from "../shared/tcp.js"
+import { closedForWriting, localAddressNotAnIp } from "../shared/tcp.js"
+import type {
+  Claim,
+  ConnectionSettings,
+  ConnectSettings,
+  ListenSettings,
+  TcpBackend,
+  TcpConnectionBackend,
+  TcpConnectionOwner,
+  TcpListenerBackend,
+  Taken,
+  Written
+} from "../shared/tcpBackend.js"
+import { afterClosingHandles, afterReal, realTime } from "../shared/time.js"
 import { lookupHost } from "./dns.js"
-import { optionalDuration, optionalPositiveInteger } from "../shared/options.js"
-import { fromPull } from "../shared/pullStream.js"
-import { afterClosingHandles, afterReal, timeoutFailReal } from "../shared/time.js"
 import { Waiters } from "./waiters.js"
 
 /**
@@ -33,31 +31,21 @@ import { Waiters } from "./waiters.js"
  * reader does not pull.
  */
 const readHighWaterMark = 64 * 1024
-const defaultCloseTimeout = Duration.seconds(2)
 const emptyWrite = new Uint8Array(0)
-const defaultBacklog = 511
-
-interface ConnectionSettings {
-  readonly idleTimeout: Duration.Duration | undefined
-  readonly closeTimeout: Duration.Duration
-}
 
 const socketAddress = (host: string | undefined, port: number | undefined): SocketAddress => {
   const address = host ?? ""
   return { family: familyOf(address) ?? "IPv4", host: address, port: port ?? 0 }
 }
 
-const closedForWriting = (address: string) =>
-  new WriteError({ reason: "Closed", message: `write to ${address} failed: the connection is closed for writing`, address })
-
-const owner = Symbol("effect-net/NodeTcpConnection")
+const backendOf = Symbol("effect-net/NodeTcpSocket")
 
 interface OwnedSocket extends Net.Socket {
-  [owner]: NodeTcpConnection
+  [backendOf]: NodeTcpSocket
 }
 
 /**
- * A connected `net.Socket` behind the `TcpConnection` interface.
+ * A connected `net.Socket`, the backend of a `TcpConnection`.
  *
  * Reads are pulled: the socket stays paused until someone reads, delivers
  * `'data'` into `incoming`, and pauses again once `readHighWaterMark` bytes
@@ -65,7 +53,7 @@ interface OwnedSocket extends Net.Socket {
  * `send` wait for `'drain'`. The first socket error is kept and fails every
  * later read and write, so no failure is lost.
  */
-class NodeTcpConnection implements TcpConnection {
+class NodeTcpSocket implements TcpConnectionBackend {
   readonly localAddress: SocketAddress
   readonly remoteAddress: SocketAddress
   private readonly peer: string
@@ -81,7 +69,7 @@ class NodeTcpConnection implements TcpConnection {
   private writeError: WriteError | undefined = undefined
   /** Fibers waiting for something to change: data, EOF, drain, finish, error or close. */
   private readonly waiters = new Waiters()
-  private closeHooks: Array<() => void> | undefined = undefined
+  private owner: TcpConnectionOwner | undefined = undefined
 
   constructor(readonly socket: Net.Socket, private readonly settings: ConnectionSettings) {
     socket.pause()
@@ -90,17 +78,25 @@ class NodeTcpConnection implements TcpConnection {
     this.peer = format(this.remoteAddress)
     // One set of listener functions for every socket, finding their
     // connection through the socket, rather than six closures per connection.
-    ;(socket as OwnedSocket)[owner] = this
-    socket.on("data", NodeTcpConnection.onData)
-    socket.on("end", NodeTcpConnection.onEnd)
-    socket.on("drain", NodeTcpConnection.onDrain)
-    socket.on("finish", NodeTcpConnection.onFinish)
-    socket.on("error", NodeTcpConnection.onError)
-    socket.on("close", NodeTcpConnection.onSocketClose)
+    ;(socket as OwnedSocket)[backendOf] = this
+    socket.on("data", NodeTcpSocket.onData)
+    socket.on("end", NodeTcpSocket.onEnd)
+    socket.on("drain", NodeTcpSocket.onDrain)
+    socket.on("finish", NodeTcpSocket.onFinish)
+    socket.on("error", NodeTcpSocket.onError)
+    socket.on("close", NodeTcpSocket.onSocketClose)
+  }
+
+  get clock() {
+    return realTime
+  }
+
+  attach(owner: TcpConnectionOwner): void {
+    this.owner = owner
   }
 
   private static onData(this: OwnedSocket, data: Buffer): void {
-    const self = this[owner]
+    const self = this[backendOf]
     self.incoming.push(data)
     self.incomingBytes += data.length
     if (self.incomingBytes >= readHighWaterMark) self.pauseReading()
@@ -117,7 +113,7 @@ class NodeTcpConnection implements TcpConnection {
    * has no other way to know: see the README.)
    */
   private static onEnd(this: OwnedSocket): void {
-    const self = this[owner]
+    const self = this[backendOf]
     if (self.writeEnded || self.closing || this.writableLength > 0) return self.endRead()
     this.write(emptyWrite, (error) => self.afterEndProbe(error))
   }
@@ -138,35 +134,27 @@ class NodeTcpConnection implements TcpConnection {
   }
 
   private static onDrain(this: OwnedSocket): void {
-    this[owner].waiters.wakeAll()
+    this[backendOf].waiters.wakeAll()
   }
 
   private static onFinish(this: OwnedSocket): void {
-    const self = this[owner]
+    const self = this[backendOf]
     self.writeFinished = true
     self.waiters.wakeAll()
   }
 
   private static onError(this: OwnedSocket, error: Error): void {
-    const self = this[owner]
+    const self = this[backendOf]
     self.readError ??= fromCause("ReadError", error, { what: "read from", address: self.peer })
     self.writeError ??= fromCause("WriteError", error, { what: "write to", address: self.peer })
     self.waiters.wakeAll()
   }
 
   private static onSocketClose(this: OwnedSocket): void {
-    const self = this[owner]
+    const self = this[backendOf]
     self.closed = true
     self.waiters.wakeAll()
-    const hooks = self.closeHooks
-    self.closeHooks = undefined
-    if (hooks !== undefined) for (const hook of hooks) hook()
-  }
-
-  /** Runs `hook` once the socket is fully closed (immediately if it is). */
-  onClose(hook: () => void): void {
-    if (this.closed) hook()
-    else (this.closeHooks ??= []).push(hook)
+    self.owner?.backendClosed()
   }
 
   private pauseReading(): void {
@@ -188,66 +176,35 @@ class NodeTcpConnection implements TcpConnection {
   }
 
   /**
-   * Once the buffer is empty: `None` at EOF, `Some(error)` when reading
-   * failed, `undefined` while more may come. After the peer's FIN the read
-   * side is done for good: a later error (an EPIPE from writing to a closed
-   * peer) belongs to the write side.
+   * Once the buffer is empty: `null` at EOF, the error when reading failed,
+   * `undefined` while more may come. After the peer's FIN the read side is
+   * done for good: a later error (an EPIPE from writing to a closed peer)
+   * belongs to the write side.
    */
-  private readEnded(): Option.Option<ReadError> | undefined {
-    if (this.peerEnded) return Option.none()
-    if (this.readError !== undefined) return Option.some(this.readError)
-    return this.readFinished ? Option.none() : undefined
+  private readEnded(): null | undefined | ReadError {
+    if (this.peerEnded) return null
+    if (this.readError !== undefined) return this.readError
+    return this.readFinished ? null : undefined
   }
 
-  /** Waits for data, with the idle timeout when one is set. */
-  private awaitData<A>(next: () => Effect.Effect<A, ReadError>): Effect.Effect<A, ReadError> {
+  take(all: boolean): Taken<Uint8Array | Array<Uint8Array>> {
+    if (this.incoming.length === 0) return this.readEnded()
+    if (!all) {
+      const chunk = this.incoming.shift()!
+      this.incomingBytes -= chunk.length
+      if (this.incomingBytes < readHighWaterMark && !this.readFinished) this.resumeReading()
+      return chunk
+    }
+    const chunks = this.incoming
+    this.incoming = []
+    this.incomingBytes = 0
+    if (!this.readFinished) this.resumeReading()
+    return chunks
+  }
+
+  awaitReadable<A, E>(next: () => Effect.Effect<A, E>): Effect.Effect<A, E> {
     this.resumeReading()
-    const wait = this.waiters.waitThen(next)
-    const idle = this.settings.idleTimeout
-    return idle === undefined ? wait : timeoutFailReal(wait, idle, () =>
-      new ReadError({
-        reason: "TimedOut",
-        message: `read from ${this.peer} timed out: nothing arrived for ${Duration.format(idle)}`,
-        address: this.peer
-      }))
-  }
-
-  get recv(): Effect.Effect<Option.Option<Uint8Array>, ReadError> {
-    return Effect.suspend(() => {
-      if (this.incoming.length > 0) {
-        const chunk = this.incoming.shift()!
-        this.incomingBytes -= chunk.length
-        if (this.incomingBytes < readHighWaterMark && !this.readFinished) this.resumeReading()
-        return Effect.succeed(Option.some(chunk))
-      }
-      const ended = this.readEnded()
-      if (ended === undefined) return this.awaitData(() => this.recv)
-      return Option.isNone(ended) ? Effect.succeedNone : Effect.fail(ended.value)
-    })
-  }
-
-  /** Every buffered chunk at once; `undefined` at EOF. */
-  private get pullAll(): Effect.Effect<Chunk.Chunk<Uint8Array> | undefined, ReadError> {
-    return Effect.suspend(() => {
-      if (this.incoming.length > 0) {
-        const chunks = Chunk.unsafeFromArray(this.incoming)
-        this.incoming = []
-        this.incomingBytes = 0
-        if (!this.readFinished) this.resumeReading()
-        return Effect.succeed(chunks)
-      }
-      const ended = this.readEnded()
-      if (ended === undefined) return this.awaitData(() => this.pullAll)
-      return Option.isNone(ended) ? Effect.succeed(undefined) : Effect.fail(ended.value)
-    })
-  }
-
-  // The Effects, `stream` and `sink` of a connection are getters, built when
-  // asked for rather than with every connection: a server holding thousands
-  // of idle connections would otherwise keep a few kilobytes of unused
-  // Effect structure (and its closures) for each.
-  get stream(): Stream.Stream<Uint8Array, ReadError> {
-    return fromPull(this.pullAll)
+    return this.waiters.waitThen(next)
   }
 
   private writeBlocked(): WriteError | undefined {
@@ -256,55 +213,22 @@ class NodeTcpConnection implements TcpConnection {
     return undefined
   }
 
-  /** Hands `data` to the socket: `true` while its buffer has room, `false` once full, or why it cannot. */
-  private write(data: Uint8Array | string): boolean | WriteError {
-    if (!isPayload(data)) return invalidWrite(data, this.peer)
+  /** Node takes a payload whole: the offset is always 0. */
+  write(data: Uint8Array | string): Written {
     return this.writeBlocked() ?? (data.length === 0 || this.socket.write(data))
   }
 
-  /** Writes `chunks[from..]`, waiting for `'drain'` only when the socket's buffer is full. */
-  private writeAll(chunks: ReadonlyArray<Uint8Array | string>, from: number): Effect.Effect<void, WriteError> {
-    for (let index = from; index < chunks.length; index++) {
-      const written = this.write(chunks[index])
-      if (written === false) return this.awaitDrain(() => this.writeAll(chunks, index + 1))
-      if (written !== true) return Effect.fail(written)
-    }
-    return Effect.void
-  }
-
-  private get drained(): Effect.Effect<void, WriteError> {
+  get awaitWritable(): Effect.Effect<void, WriteError> {
     return Effect.suspend(() => {
       const blocked = this.writeBlocked()
       if (blocked !== undefined) return Effect.fail(blocked)
       if (!this.socket.writableNeedDrain) return Effect.void
-      return this.waiters.waitThen(() => this.drained)
+      return this.waiters.waitThen(() => this.awaitWritable)
     })
   }
 
-  /**
-   * Waits for `'drain'`, then runs `next`. With an idle timeout, a peer that
-   * takes nothing for that long fails the send: otherwise a client that never
-   * reads could hold a server's handler forever.
-   */
-  private awaitDrain(next: () => Effect.Effect<void, WriteError>): Effect.Effect<void, WriteError> {
-    const idle = this.settings.idleTimeout
-    const drained = idle === undefined ? this.drained : timeoutFailReal(this.drained, idle, () =>
-      new WriteError({
-        reason: "TimedOut",
-        message: `write to ${this.peer} timed out: the peer took nothing for ${Duration.format(idle)}`,
-        address: this.peer
-      }))
-    return Effect.zipRight(drained, Effect.suspend(next))
-  }
-
-  readonly send = (data: Uint8Array | string): Effect.Effect<void, WriteError> =>
-    Effect.suspend(() => {
-      const written = this.write(data)
-      return written === true ? Effect.void : written === false ? this.awaitDrain(() => Effect.void) : Effect.fail(written)
-    })
-
-  get sink(): Sink.Sink<void, Uint8Array | string, never, WriteError> {
-    return Sink.forEachChunk((chunk) => Effect.suspend(() => this.writeAll(Chunk.toReadonlyArray(chunk), 0)))
+  reset(): void {
+    if (!this.socket.destroyed) this.socket.resetAndDestroy()
   }
 
   private get awaitFinish(): Effect.Effect<void, WriteError> {
@@ -367,53 +291,21 @@ class NodeTcpConnection implements TcpConnection {
   }
 }
 
-const connectionSettings = <E>(
-  options: TcpSocketOptions,
-  onInvalid: (message: string) => E
-): Effect.Effect<ConnectionSettings, E> =>
-  Effect.all({
-    idleTimeout: optionalDuration(options.idleTimeout, "idleTimeout", onInvalid),
-    closeTimeout: Effect.map(
-      optionalDuration(options.closeTimeout, "closeTimeout", onInvalid),
-      (duration) => duration ?? defaultCloseTimeout
-    )
-  })
-
-const keepAliveOptions = <E>(
-  keepAlive: TcpSocketOptions["keepAlive"],
-  onInvalid: (message: string) => E
-): Effect.Effect<{ keepAlive: boolean; keepAliveInitialDelay?: number }, E> =>
-  typeof keepAlive === "boolean" || keepAlive === undefined
-    ? Effect.succeed({ keepAlive: keepAlive === true })
-    : Effect.map(optionalDuration(keepAlive, "keepAlive", onInvalid), (delay) => ({
-      keepAlive: true,
-      keepAliveInitialDelay: Duration.toMillis(delay ?? Duration.zero)
-    }))
-
 /** Why the accept loop is waiting: the listener closed, or not yet. */
 interface AcceptQueue {
-  readonly pending: Array<NodeTcpConnection>
+  readonly pending: Array<NodeTcpSocket>
   /** Waiting accepts; each returns false when it can no longer take a connection. */
-  readonly takers: Array<(connection: NodeTcpConnection | undefined) => boolean>
+  readonly takers: Array<(connection: NodeTcpSocket | undefined) => boolean>
   closed: boolean
 }
 
-const acceptClosed = (address: string) =>
-  new AcceptError({ reason: "Closed", message: `accept on ${address} failed: the listener is closed`, address })
-
-/** @internal */
-export const listen = (options: ListenOptions): Effect.Effect<TcpListener, BindError | AddressError, Scope.Scope> =>
+const listenBackend = (settings: ListenSettings): Effect.Effect<TcpListenerBackend, BindError | AddressError, Scope.Scope> =>
   Effect.gen(function*() {
-    const invalid = (message: string) => new BindError({ reason: "InvalidArgument", message })
-    const host = yield* validateHost(options.host ?? "127.0.0.1")
-    const port = yield* validatePort(options.port ?? 0)
-    const backlog = (yield* optionalPositiveInteger(options.backlog, "backlog", invalid)) ?? defaultBacklog
-    const settings = yield* connectionSettings(options, invalid)
-    const keepAlive = yield* keepAliveOptions(options.keepAlive, invalid)
+    const { backlog, port } = settings
     const bindHost = yield* lookupHost(
-      host,
+      settings.host,
       0,
-      (error) => fromCause("AddressError", error, { what: "resolve", address: format({ host, port }) })
+      (error) => fromCause("AddressError", error, { what: "resolve", address: format({ host: settings.host, port }) })
     )
     const requested = format({ host: bindHost, port })
     const runtime = yield* Effect.runtime<never>()
@@ -422,8 +314,8 @@ export const listen = (options: ListenOptions): Effect.Effect<TcpListener, BindE
     const server = Net.createServer({
       allowHalfOpen: true,
       pauseOnConnect: true,
-      noDelay: options.noDelay === true,
-      ...keepAlive
+      noDelay: settings.noDelay,
+      ...settings.keepAlive
     })
     let lastAcceptErrorLog = 0
     server.on("error", (error) => {
@@ -438,7 +330,7 @@ export const listen = (options: ListenOptions): Effect.Effect<TcpListener, BindE
       )
     })
     server.on("connection", (socket: Net.Socket) => {
-      const connection = new NodeTcpConnection(socket, settings)
+      const connection = new NodeTcpSocket(socket, settings.connection)
       let taker = queue.takers.shift()
       while (taker !== undefined && !taker(connection)) taker = queue.takers.shift()
       if (taker !== undefined) return
@@ -469,7 +361,7 @@ export const listen = (options: ListenOptions): Effect.Effect<TcpListener, BindE
         }
         server.once("error", onError)
         server.once("listening", onListening)
-        server.listen({ host: bindHost, port, backlog, ipv6Only: options.ipv6Only === true, exclusive: true })
+        server.listen({ host: bindHost, port, backlog, ipv6Only: settings.ipv6Only, exclusive: true })
       }),
       () => closeListener
     )
@@ -480,27 +372,20 @@ export const listen = (options: ListenOptions): Effect.Effect<TcpListener, BindE
       host: bound.address,
       port: bound.port
     }
-    const formatted = format(address)
 
-    /**
-     * Takes one accepted connection, handing it to `claim` synchronously so it
-     * is never lost. `claim` returns false when its caller can no longer own a
-     * connection (its scope has closed): the connection then stays queued for
-     * the next accept, and this one fails with `Closed`.
-     */
-    const take = (claim: (connection: NodeTcpConnection) => boolean): Effect.Effect<NodeTcpConnection, AcceptError> =>
+    const take = (claim: Claim): Effect.Effect<TcpConnectionBackend, "closed"> =>
       Effect.suspend(() => {
         const ready = queue.pending[0]
         if (ready !== undefined) {
-          if (!claim(ready)) return Effect.fail(acceptClosed(formatted))
+          if (!claim(ready)) return Effect.fail("closed" as const)
           queue.pending.shift()
           return Effect.succeed(ready)
         }
-        if (queue.closed) return Effect.fail(acceptClosed(formatted))
-        return Effect.async<NodeTcpConnection, AcceptError>((resume) => {
-          const taker = (connection: NodeTcpConnection | undefined): boolean => {
+        if (queue.closed) return Effect.fail("closed" as const)
+        return Effect.async<TcpConnectionBackend, "closed">((resume) => {
+          const taker = (connection: NodeTcpSocket | undefined): boolean => {
             const claimed = connection !== undefined && claim(connection)
-            resume(claimed ? Effect.succeed(connection) : Effect.fail(acceptClosed(formatted)))
+            resume(claimed ? Effect.succeed(connection) : Effect.fail("closed"))
             return claimed || connection === undefined
           }
           queue.takers.push(taker)
@@ -511,90 +396,34 @@ export const listen = (options: ListenOptions): Effect.Effect<TcpListener, BindE
         })
       })
 
-    // The finalizer is in the scope before the connection exists, so an
-    // interruption between accept and return cannot leak it.
-    const accept: Effect.Effect<TcpConnection, AcceptError, Scope.Scope> = Effect.flatMap(
-      Effect.scope,
-      (scope) => {
-        let claimed: NodeTcpConnection | undefined
-        // Set when the scope closes: a connection arriving later must not be
-        // handed to a scope that will never close it.
-        let released = false
-        return Effect.zipRight(
-          Scope.addFinalizer(
-            scope,
-            Effect.suspend(() => {
-              released = true
-              return claimed?.close ?? Effect.void
-            })
-          ),
-          take((connection) => {
-            if (released) return false
-            claimed = connection
-            return true
-          })
-        )
+    return {
+      address,
+      take,
+      takeReady: (claim) => {
+        for (const connection of queue.pending.splice(0)) claim(connection)
       }
-    )
-
-    const connections: Stream.Stream<TcpConnection, AcceptError> = Stream.unwrapScoped(
-      Effect.map(
-        Effect.acquireRelease(
-          Effect.sync(() => new Set<NodeTcpConnection>()),
-          (owned) => Effect.forEach(owned, (connection) => connection.close, { discard: true, concurrency: "unbounded" })
-        ),
-        (owned) => {
-          const own = (connection: NodeTcpConnection) => {
-            owned.add(connection)
-            connection.onClose(() => owned.delete(connection))
-            return true
-          }
-          const takeAll: Effect.Effect<Chunk.Chunk<TcpConnection>, Option.Option<AcceptError>> = Effect.suspend(() => {
-            if (queue.pending.length === 0) return Effect.map(Effect.mapError(take(own), Option.some), Chunk.of)
-            const ready = queue.pending.splice(0)
-            ready.forEach(own)
-            return Effect.succeed(Chunk.unsafeFromArray<TcpConnection>(ready))
-          })
-          return Stream.repeatEffectChunkOption(takeAll)
-        }
-      )
-    )
-
-    return { address, accept, connections } satisfies TcpListener
+    } satisfies TcpListenerBackend
   })
 
 /** Node reports a failed multi-address connect as an AggregateError; its first error says why. */
 const primaryError = (error: unknown): unknown =>
   error instanceof AggregateError && error.errors.length > 0 ? error.errors[0] : error
 
-/** @internal */
-export const connect = (options: ConnectOptions): Effect.Effect<TcpConnection, ConnectError | AddressError, Scope.Scope> =>
+const connectBackend = (
+  settings: ConnectSettings
+): Effect.Effect<TcpConnectionBackend, ConnectError | AddressError, Scope.Scope> =>
   Effect.gen(function*() {
-    const invalid = (message: string) => new ConnectError({ reason: "InvalidArgument", message })
-    const host = yield* validateHost(options.host)
-    const port = yield* validatePort(options.port, { allowZero: false })
-    const localAddress = options.localAddress === undefined ? undefined : yield* validateHost(options.localAddress)
-    const localPort = options.localPort === undefined ? undefined : yield* validatePort(options.localPort)
-    const timeout = yield* optionalDuration(options.timeout, "timeout", invalid)
-    const settings = yield* connectionSettings(options, invalid)
-    const keepAlive = yield* keepAliveOptions(options.keepAlive, invalid)
+    const { host, localAddress, localPort, port } = settings
     const target = format({ host, port })
     if (localAddress !== undefined && familyOf(localAddress) === undefined) {
-      // Node binds only to an IP literal, and would throw (leaking the socket
-      // it made) rather than resolve a name; TestNetwork answers the same.
-      return yield* new ConnectError({
-        reason: "InvalidAddress",
-        message: `connect to ${target} failed: local address "${localAddress}" is not an IP address`,
-        address: target,
-        code: "ERR_INVALID_IP_ADDRESS"
-      })
+      return yield* localAddressNotAnIp(target, localAddress)
     }
     const scope = yield* Effect.scope
 
     // Registered before the socket exists, so that whatever ends the scope
     // (success, failure, interruption mid-connect) closes it.
     let socket: Net.Socket | undefined
-    let connection: NodeTcpConnection | undefined
+    let connection: NodeTcpSocket | undefined
     // Set when the scope closes. A fiber can go on connecting after that
     // (a forked fiber not yet interrupted): what it connects must not outlive
     // the scope, as acquireRelease releases at once into a closed scope.
@@ -609,16 +438,16 @@ export const connect = (options: ConnectOptions): Effect.Effect<TcpConnection, C
       })
     )
 
-    const connecting = Effect.async<TcpConnection, ConnectError>((resume) => {
+    return yield* Effect.async<TcpConnectionBackend, ConnectError>((resume) => {
       const opened = Net.connect({
         host,
         port,
         ...(localAddress === undefined ? {} : { localAddress }),
         ...(localPort === undefined ? {} : { localPort }),
         allowHalfOpen: true,
-        noDelay: options.noDelay === true,
+        noDelay: settings.noDelay,
         autoSelectFamily: true,
-        ...keepAlive
+        ...settings.keepAlive
       })
       socket = opened
       opened.pause()
@@ -629,7 +458,7 @@ export const connect = (options: ConnectOptions): Effect.Effect<TcpConnection, C
       }
       const onConnect = () => {
         opened.off("error", onError)
-        connection = new NodeTcpConnection(opened, settings)
+        connection = new NodeTcpSocket(opened, settings.connection)
         if (released) opened.destroy()
         resume(Effect.succeed(connection))
       }
@@ -641,11 +470,14 @@ export const connect = (options: ConnectOptions): Effect.Effect<TcpConnection, C
         opened.destroy()
       })
     })
-
-    return yield* timeout === undefined ? connecting : timeoutFailReal(connecting, timeout, () =>
-      new ConnectError({
-        reason: "TimedOut",
-        message: `connect to ${target} failed: timed out after ${Duration.format(timeout)}`,
-        address: target
-      }))
   })
+
+const backend: TcpBackend = { clock: realTime, listen: listenBackend, connect: connectBackend }
+
+/** @internal */
+export const listen = (options: ListenOptions): Effect.Effect<TcpListener, BindError | AddressError, Scope.Scope> =>
+  Front.listen(backend, options)
+
+/** @internal */
+export const connect = (options: ConnectOptions): Effect.Effect<TcpConnection, ConnectError | AddressError, Scope.Scope> =>
+  Front.connect(backend, options)

@@ -6,11 +6,11 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
-import * as Net from "node:net"
 import type { ListenOptions, TcpConnection } from "../../Network.js"
 import type { Network } from "../../Network.js"
 import type { Direction, Upstream } from "../../Proxy.js"
 import * as Tcp from "../../Tcp.js"
+import * as TcpFront from "../shared/tcp.js"
 import type { Control, Relay } from "./control.js"
 import { Counters, now, sleepUntil } from "./control.js"
 
@@ -45,17 +45,11 @@ class Broken extends Data.TaggedError("Broken") {}
 
 /**
  * Resets a connection: the peer's reads fail with `ConnectionReset`.
- * `TcpConnection` has no reset of its own; on `NodeNetwork` the socket's
- * `resetAndDestroy` sends the RST, on any other network closing is the
- * nearest thing there is.
+ * `TcpConnection` has no reset of its own; on `NodeNetwork` the front's
+ * internal reset sends the RST, on TestNetwork closing is the nearest thing
+ * there is.
  */
-const reset = (connection: TcpConnection): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    // An implementation detail of NodeNetwork, read only when it is there.
-    const socket = (connection as { readonly socket?: unknown }).socket
-    if (socket instanceof Net.Socket && !socket.destroyed) socket.resetAndDestroy()
-    return connection.close
-  })
+const reset = TcpFront.reset
 
 /**
  * Copies `from` to `to` under the faults of `direction`: a reader stamps

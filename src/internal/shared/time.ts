@@ -79,3 +79,26 @@ export const sleepEitherClock = (duration: Duration.Duration): Effect.Effect<voi
 export const afterClosingHandles = (callback: () => void): void => {
   setImmediate(() => setImmediate(callback))
 }
+
+/**
+ * The clock a backend's timeouts run on: real time for real sockets (see
+ * `sleepReal`), the fiber's `Clock` for the simulated network, whose time
+ * is that Clock.
+ *
+ * @internal
+ */
+export interface TimeoutClock {
+  readonly timeoutFail: <A, E, R, E2>(
+    effect: Effect.Effect<A, E, R>,
+    duration: Duration.Duration,
+    onTimeout: () => E2
+  ) => Effect.Effect<A, E | E2, R>
+}
+
+/** @internal */
+export const realTime: TimeoutClock = { timeoutFail: timeoutFailReal }
+
+/** @internal */
+export const fiberClock: TimeoutClock = {
+  timeoutFail: (effect, duration, onTimeout) => Effect.timeoutFail(effect, { duration, onTimeout })
+}

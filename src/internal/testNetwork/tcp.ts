@@ -1,19 +1,27 @@
-import * as Chunk from "effect/Chunk"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Option from "effect/Option"
-import * as Scope from "effect/Scope"
-import * as Sink from "effect/Sink"
-import * as Stream from "effect/Stream"
+import type * as Scope from "effect/Scope"
 import type { Family, SocketAddress } from "../../Address.js"
-import { familyOf, format, validateHost, validatePort } from "../../Address.js"
-import { AcceptError, AddressError, BindError, ConnectError, ReadError, WriteError } from "../../NetError.js"
-import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener, TcpSocketOptions } from "../../Network.js"
+import { familyOf, format } from "../../Address.js"
+import type { AddressError, BindError, ConnectError, ReadError, WriteError } from "../../NetError.js"
+import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener } from "../../Tcp.js"
 import type { Packet, TcpConnectionInfo, TcpListenerInfo } from "../../TestNetwork.js"
-import { invalidWrite, isPayload } from "../shared/arguments.js"
-import { optionalDuration, optionalPositiveInteger } from "../shared/options.js"
+import * as Front from "../shared/tcp.js"
+import { closedForWriting, localAddressNotAnIp } from "../shared/tcp.js"
+import type {
+  Claim,
+  ConnectSettings,
+  ListenSettings,
+  TcpBackend,
+  TcpConnectionBackend,
+  TcpConnectionOwner,
+  TcpListenerBackend,
+  Taken,
+  Written
+} from "../shared/tcpBackend.js"
+import { fiberClock } from "../shared/time.js"
 import { systemError } from "./errors.js"
 import type * as Fault from "./faults.js"
 import type { Binding, Carrier, Roll, World } from "./world.js"
@@ -166,13 +174,18 @@ class Pipe implements Carrier {
   }
 }
 
-/** One side of a connection. */
-class Endpoint {
+/**
+ * One side of a connection, the backend of a `TcpConnection`. Its steps read
+ * the time from `time`: the Clock of the fiber that connected (or, on the
+ * server side, that listened), which is the simulation's time.
+ */
+class Endpoint implements TcpConnectionBackend {
   closed = false
   writeEnded = false
   writeReset = false
   /** Set by the first read; see `closeNow`. */
   reading = false
+  private owner: TcpConnectionOwner | undefined = undefined
 
   constructor(
     readonly connection: Connection,
@@ -180,13 +193,120 @@ class Endpoint {
     readonly remoteAddress: SocketAddress,
     readonly inbound: Pipe,
     readonly outbound: Pipe,
-    readonly ownsPort: boolean
+    readonly ownsPort: boolean,
+    public time: Clock.Clock
   ) {}
 
   state(): TcpConnectionInfo["state"] {
     if (this.writeReset) return "Reset"
     const peerEnded = this.inbound.end === "fin"
     return this.writeEnded ? (peerEnded ? "Closing" : "FinWait") : peerEnded ? "CloseWait" : "Established"
+  }
+
+  get clock() {
+    return fiberClock
+  }
+
+  private get signal() {
+    return this.connection.stack.world.signal
+  }
+
+  private get peer(): string {
+    return format(this.remoteAddress)
+  }
+
+  attach(owner: TcpConnectionOwner): void {
+    this.owner = owner
+  }
+
+  /** Run by `closeNow`, once. */
+  released(): void {
+    this.owner?.backendClosed()
+  }
+
+  private readReset(): ReadError {
+    return systemError("ReadError", { code: "ECONNRESET", syscall: "read" }, "read from", this.peer)
+  }
+
+  private writeResetError(): WriteError {
+    return systemError("WriteError", { code: "ECONNRESET", syscall: "write" }, "write to", this.peer)
+  }
+
+  take(all: boolean): Taken<Uint8Array | Array<Uint8Array>> {
+    if (this.closed) return null
+    this.reading = true
+    this.connection.settle(this.time.unsafeCurrentTimeMillis())
+    const chunks = this.inbound.take(all)
+    if (chunks.length > 0) return all ? chunks : chunks[0]
+    switch (this.inbound.end) {
+      case "fin":
+        return null
+      case "rst":
+        return this.readReset()
+      case "open":
+        return undefined
+    }
+  }
+
+  awaitReadable<A, E>(next: () => Effect.Effect<A, E>): Effect.Effect<A, E> {
+    const readable = this.signal.await<void, never>(this.time, (now) => {
+      if (this.closed) return Exit.void
+      this.connection.settle(now)
+      if (this.inbound.delivered.length > 0 || this.inbound.end !== "open") return Exit.void
+      return this.connection.nextArrival() ?? null
+    })
+    return Effect.zipRight(readable, Effect.suspend(next))
+  }
+
+  /** Why nothing more can be written, after settling what arrived by `now`. */
+  private writeBlocked(now: number): WriteError | undefined {
+    this.connection.settle(now)
+    if (this.writeReset) return this.writeResetError()
+    if (this.closed || this.writeEnded) return closedForWriting(this.peer)
+    return undefined
+  }
+
+  /** Moves as much of `data[offset..]` as the window has room for into the outbound pipe. */
+  write(data: Uint8Array | string, offset: number): Written {
+    const now = this.time.unsafeCurrentTimeMillis()
+    const blocked = this.writeBlocked(now)
+    if (blocked !== undefined) return blocked
+    const bytes = typeof data === "string" ? encoder.encode(data) : data
+    if (bytes.length === 0) return true
+    const room = this.outbound.room()
+    if (room <= 0) return offset
+    const end = Math.min(bytes.length, offset + room)
+    if (!this.outbound.write(bytes.subarray(offset, end), now)) return this.writeResetError()
+    return end === bytes.length ? true : end
+  }
+
+  get awaitWritable(): Effect.Effect<void, WriteError> {
+    return this.signal.await(this.time, (now) => {
+      const blocked = this.writeBlocked(now)
+      if (blocked !== undefined) return Exit.fail(blocked)
+      if (this.outbound.room() > 0) return Exit.void
+      return this.connection.nextArrival() ?? null
+    })
+  }
+
+  get endWrite(): Effect.Effect<void, WriteError> {
+    return Effect.suspend(() => {
+      const now = this.time.unsafeCurrentTimeMillis()
+      this.connection.settle(now)
+      if (this.writeReset) return Effect.fail(this.writeResetError())
+      if (this.writeEnded) return Effect.void
+      if (this.closed) return Effect.fail(closedForWriting(this.peer))
+      this.writeEnded = true
+      this.outbound.fin(now)
+      return Effect.void
+    })
+  }
+
+  /** The simulated kernel resets on its own terms (see `closeNow`): the Proxy's reset closes. */
+  reset(): void {}
+
+  get close(): Effect.Effect<void> {
+    return Effect.sync(() => closeNow(this, this.time.unsafeCurrentTimeMillis()))
   }
 }
 
@@ -205,19 +325,21 @@ class Connection {
     client: SocketAddress,
     server: SocketAddress,
     clientRoll: Roll,
-    views: { readonly clientFamily: Family; readonly serverFamily: Family; readonly target: SocketAddress }
+    views: { readonly clientFamily: Family; readonly serverFamily: Family; readonly target: SocketAddress },
+    time: Clock.Clock
   ) {
     const world = stack.world
     this.toServer = new Pipe(world, this, client, server, clientRoll)
     this.toClient = new Pipe(world, this, server, client, rollOnce(world.random))
-    this.client = new Endpoint(this, seenBy(views.clientFamily, client), views.target, this.toClient, this.toServer, true)
+    this.client = new Endpoint(this, seenBy(views.clientFamily, client), views.target, this.toClient, this.toServer, true, time)
     this.server = new Endpoint(
       this,
       seenBy(views.serverFamily, server),
       seenBy(views.serverFamily, client),
       this.toServer,
       this.toClient,
-      false
+      false,
+      time
     )
     world.carriers.add(this.toServer)
     world.carriers.add(this.toClient)
@@ -275,6 +397,12 @@ export class TcpStack {
   readonly listeners = new Set<Listener>()
   readonly endpoints = new Set<Endpoint>()
   readonly connections = new Set<Connection>()
+
+  readonly backend: TcpBackend = {
+    clock: fiberClock,
+    listen: (settings) => listenBackend(this, settings),
+    connect: (settings) => connectBackend(this, settings)
+  }
 
   constructor(readonly world: World) {}
 
@@ -336,160 +464,23 @@ const closeNow = (endpoint: Endpoint, now: number): void => {
   else if (!endpoint.writeEnded && !endpoint.writeReset) endpoint.outbound.fin(now)
   endpoint.inbound.take(true)
   endpoint.connection.release(endpoint)
+  endpoint.released()
 }
 
-const close = (endpoint: Endpoint): Effect.Effect<void> =>
-  Effect.clockWith((clock) => Effect.sync(() => closeNow(endpoint, clock.unsafeCurrentTimeMillis())))
-
-/** The options every connection (accepted or connected) takes, checked up front. */
-const settingsOf = <E>(
-  options: TcpSocketOptions,
-  onInvalid: (message: string) => E
-): Effect.Effect<Duration.Duration | undefined, E> =>
-  Effect.zipLeft(
-    optionalDuration(options.idleTimeout, "idleTimeout", onInvalid),
-    Effect.all([
-      optionalDuration(options.closeTimeout, "closeTimeout", onInvalid),
-      typeof options.keepAlive === "boolean" ? Effect.void : optionalDuration(options.keepAlive, "keepAlive", onInvalid)
-    ])
-  )
-
-const makeConnection = (
+/** The simulated kernel's listen: `settings` checked by the front. */
+const listenBackend = (
   stack: TcpStack,
-  endpoint: Endpoint,
-  idleTimeout: Duration.Duration | undefined
-): TcpConnection => {
-  const signal = stack.world.signal
-  const peer = format(endpoint.remoteAddress)
-  const readReset = () => systemError("ReadError", { code: "ECONNRESET", syscall: "read" }, "read from", peer)
-  const writeReset = () => systemError("WriteError", { code: "ECONNRESET", syscall: "write" }, "write to", peer)
-  const closedForWriting = () =>
-    new WriteError({ reason: "Closed", message: `write to ${peer} failed: the connection is closed for writing`, address: peer })
-
-  // The read step shared by `recv` (one chunk) and `stream` (all buffered
-  // chunks): chunks, or the end (EOF, local close) or a reset.
-  const read = (all: boolean) => (clock: Clock.Clock) =>
-    signal.await<Array<Uint8Array> | "end", ReadError>(clock, (now) => {
-      if (endpoint.closed) return Exit.succeed("end")
-      endpoint.reading = true
-      endpoint.connection.settle(now)
-      const chunks = endpoint.inbound.take(all)
-      if (chunks.length > 0) return Exit.succeed(chunks)
-      switch (endpoint.inbound.end) {
-        case "fin":
-          return Exit.succeed("end")
-        case "rst":
-          return Exit.fail(readReset())
-        case "open":
-          return endpoint.connection.nextArrival() ?? null
-      }
-    })
-  const withIdleTimeout = <A>(effect: Effect.Effect<A, ReadError>): Effect.Effect<A, ReadError> =>
-    idleTimeout === undefined ? effect : Effect.timeoutFail(effect, {
-      duration: idleTimeout,
-      onTimeout: () =>
-        new ReadError({
-          reason: "TimedOut",
-          message: `read from ${peer} timed out: nothing arrived for ${Duration.format(idleTimeout)}`,
-          address: peer
-        })
-    })
-
-  const recv = withIdleTimeout(Effect.clockWith(read(false))).pipe(
-    Effect.map((chunks) => chunks === "end" ? Option.none() : Option.some(chunks[0]))
-  )
-  const pull = withIdleTimeout(Effect.clockWith(read(true))).pipe(
-    Effect.mapError(Option.some),
-    Effect.flatMap((chunks) => chunks === "end" ? Effect.fail(Option.none()) : Effect.succeed(Chunk.unsafeFromArray(chunks)))
-  )
-
-  const send = (data: Uint8Array | string): Effect.Effect<void, WriteError> => {
-    if (!isPayload(data)) return Effect.fail(invalidWrite(data, peer))
-    const bytes = typeof data === "string" ? encoder.encode(data) : data
-    return Effect.clockWith((clock) => {
-      let offset = 0
-      // With an idle timeout, a peer that takes nothing for that long fails
-      // the send (what was accepted stays queued), as in NodeNetwork.
-      let progress = clock.unsafeCurrentTimeMillis()
-      const wait = (): number | null => {
-        const arrival = endpoint.connection.nextArrival()
-        if (idleTimeout === undefined) return arrival ?? null
-        const deadline = progress + Duration.toMillis(idleTimeout)
-        return arrival === undefined ? deadline : Math.min(arrival, deadline)
-      }
-      return signal.await(clock, (now) => {
-        endpoint.connection.settle(now)
-        if (endpoint.writeReset) return Exit.fail(writeReset())
-        if (endpoint.closed || endpoint.writeEnded) {
-          return Exit.fail(closedForWriting())
-        }
-        if (bytes.length === 0) return Exit.void
-        const room = endpoint.outbound.room()
-        if (room > 0) {
-          const end = Math.min(bytes.length, offset + room)
-          if (!endpoint.outbound.write(bytes.subarray(offset, end), now)) {
-            return Exit.fail(writeReset())
-          }
-          offset = end
-          progress = now
-          if (offset === bytes.length) return Exit.void
-        } else if (idleTimeout !== undefined && now - progress >= Duration.toMillis(idleTimeout)) {
-          return Exit.fail(
-            new WriteError({
-              reason: "TimedOut",
-              message: `write to ${peer} timed out: the peer took nothing for ${Duration.format(idleTimeout)}`,
-              address: peer
-            })
-          )
-        }
-        return wait()
-      })
-    })
-  }
-
-  const endWrite: Effect.Effect<void, WriteError> = Effect.clockWith((clock) =>
-    Effect.suspend(() => {
-      const now = clock.unsafeCurrentTimeMillis()
-      endpoint.connection.settle(now)
-      if (endpoint.writeReset) return Effect.fail(writeReset())
-      if (endpoint.writeEnded) return Effect.void
-      if (endpoint.closed) return Effect.fail(closedForWriting())
-      endpoint.writeEnded = true
-      endpoint.outbound.fin(now)
-      return Effect.void
-    })
-  )
-
-  return {
-    localAddress: endpoint.localAddress,
-    remoteAddress: endpoint.remoteAddress,
-    recv,
-    stream: Stream.repeatEffectChunkOption(pull),
-    send,
-    sink: Sink.forEach(send),
-    endWrite,
-    close: close(endpoint)
-  }
-}
-
-/** @internal */
-export const listen = (
-  stack: TcpStack,
-  options: ListenOptions
-): Effect.Effect<TcpListener, BindError | AddressError, Scope.Scope> =>
+  settings: ListenSettings
+): Effect.Effect<TcpListenerBackend, BindError | AddressError, Scope.Scope> =>
   Effect.gen(function*() {
-    const invalid = (message: string) => new BindError({ reason: "InvalidArgument", message })
-    const hostText = yield* validateHost(options.host ?? "127.0.0.1")
-    const port = yield* validatePort(options.port ?? 0)
-    const backlog = (yield* optionalPositiveInteger(options.backlog, "backlog", invalid)) ?? 511
-    const idleTimeout = yield* settingsOf(options, invalid)
-    const ips = stack.world.resolve(hostText)
+    const { port } = settings
+    const ips = stack.world.resolve(settings.host)
     if (ips === undefined) {
-      const where = format({ host: hostText, port })
+      const where = format({ host: settings.host, port })
       return yield* systemError("AddressError", { code: "ENOTFOUND", syscall: "getaddrinfo" }, "resolve", where)
     }
     const host = preferred(ips)!
-    if (options.ipv6Only === true && isMapped(host)) {
+    if (settings.ipv6Only && isMapped(host)) {
       // Linux refuses an IPv4-mapped address on an IPv6-only socket.
       const where = format({ host, port })
       return yield* systemError("BindError", { code: "EINVAL", syscall: "listen" }, "listen on", where)
@@ -497,7 +488,7 @@ export const listen = (
     const binding: Binding = {
       host: wireHost(host),
       reuse: false,
-      v6Only: options.ipv6Only === true && familyOf(host) === "IPv6"
+      v6Only: settings.ipv6Only && familyOf(host) === "IPv6"
     }
     const listener = yield* Effect.acquireRelease(
       Effect.suspend(() => {
@@ -506,7 +497,7 @@ export const listen = (
           const where = format({ host, port })
           return Effect.fail(systemError("BindError", { code: "EADDRINUSE", syscall: "listen" }, "listen on", where))
         }
-        const listener = new Listener(address(host, bound), binding, backlog)
+        const listener = new Listener(address(host, bound), binding, settings.backlog)
         stack.listeners.add(listener)
         return Effect.succeed(listener)
       }),
@@ -524,62 +515,54 @@ export const listen = (
           })
         )
     )
-    const where = format(listener.address)
-    const accept: Effect.Effect<TcpConnection, AcceptError, Scope.Scope> = Effect.clockWith((clock) =>
-      stack.world.signal.await(
-        clock,
-        (now): Exit.Exit<Endpoint, AcceptError> | number | null => {
-          if (listener.closed) {
-            return Exit.fail(new AcceptError({
-              reason: "Closed",
-              message: `accept on ${where} failed: the listener is closed`,
-              address: where
-            }))
-          }
-          const index = listener.pending.findIndex((entry) => entry.arrival <= now)
-          if (index < 0) return listener.pending.length === 0 ? null : Math.min(...listener.pending.map((e) => e.arrival))
-          const [{ endpoint }] = listener.pending.splice(index, 1)
-          if (!endpoint.closed) stack.endpoints.add(endpoint)
-          stack.world.signal.notify()
-          return Exit.succeed(endpoint)
-        },
-        (endpoint) => Effect.addFinalizer(() => close(endpoint))
-      )
-    ).pipe(Effect.map((endpoint) => makeConnection(stack, endpoint, idleTimeout)))
+    const signal = stack.world.signal
+    const time = yield* Effect.clock
+    /** Hands the pending connection at `index` (arrived by now) to `claim`; false when refused. */
+    const claimAt = (index: number, claim: Claim): boolean => {
+      const { endpoint } = listener.pending[index]
+      // Its reads and writes run on the Clock of the side that uses it.
+      endpoint.time = time
+      if (!claim(endpoint)) return false
+      listener.pending.splice(index, 1)
+      if (!endpoint.closed) stack.endpoints.add(endpoint)
+      signal.notify()
+      return true
+    }
     return {
       address: listener.address,
-      accept,
-      connections: Stream.unwrapScoped(
-        Effect.map(Effect.scope, (scope) => Stream.repeatEffect(Scope.extend(accept, scope)))
-      )
-    }
+      take: (claim) =>
+        signal.await(time, (now): Exit.Exit<TcpConnectionBackend, "closed"> | number | null => {
+          if (listener.closed) return Exit.fail("closed")
+          const index = listener.pending.findIndex((entry) => entry.arrival <= now)
+          if (index < 0) return listener.pending.length === 0 ? null : Math.min(...listener.pending.map((e) => e.arrival))
+          const { endpoint } = listener.pending[index]
+          return claimAt(index, claim) ? Exit.succeed(endpoint) : Exit.fail("closed")
+        }),
+      takeReady: (claim) => {
+        if (listener.closed) return
+        const now = time.unsafeCurrentTimeMillis()
+        for (let index = 0; index < listener.pending.length;) {
+          if (listener.pending[index].arrival > now || !claimAt(index, claim)) index++
+        }
+      }
+    } satisfies TcpListenerBackend
   })
 
-/** @internal */
-export const connect = (
+/** The simulated kernel's connect: `settings` checked by the front. */
+const connectBackend = (
   stack: TcpStack,
-  options: ConnectOptions
-): Effect.Effect<TcpConnection, ConnectError | AddressError, Scope.Scope> =>
+  settings: ConnectSettings
+): Effect.Effect<TcpConnectionBackend, ConnectError | AddressError, Scope.Scope> =>
   Effect.gen(function*() {
-    const invalid = (message: string) => new ConnectError({ reason: "InvalidArgument", message })
-    const hostText = yield* validateHost(options.host)
-    const port = yield* validatePort(options.port, { allowZero: false })
-    const localText = options.localAddress === undefined ? undefined : yield* validateHost(options.localAddress)
-    const localPort = yield* validatePort(options.localPort ?? 0)
-    const timeout = yield* optionalDuration(options.timeout, "timeout", invalid)
-    const idleTimeout = yield* settingsOf(options, invalid)
-    const target = format({ host: hostText, port })
+    const { port } = settings
+    const localText = settings.localAddress
+    const target = format({ host: settings.host, port })
     const failure = (code: string, syscall = "connect") => systemError("ConnectError", { code, syscall }, "connect to", target)
-    const ips = stack.world.resolve(hostText)
+    const ips = stack.world.resolve(settings.host)
     if (ips === undefined) return yield* failure("ENOTFOUND", "getaddrinfo")
     const local = localText === undefined ? undefined : stack.world.resolve(localText)?.[0]
     if (localText !== undefined && (local === undefined || familyOf(localText) === undefined)) {
-      return yield* new ConnectError({
-        reason: "InvalidAddress",
-        message: `connect to ${target} failed: local address "${localText}" is not an IP address`,
-        address: target,
-        code: "ERR_INVALID_IP_ADDRESS"
-      })
+      return yield* localAddressNotAnIp(target, localText)
     }
     const candidates = ips.filter((ip) => local === undefined || familyOf(ip) === familyOf(local))
     if (candidates.length === 0) {
@@ -587,23 +570,26 @@ export const connect = (
     }
     // Like Node's autoSelectFamily: the next address when one refuses.
     const attempt = (index: number): Effect.Effect<Endpoint, ConnectError, Scope.Scope> =>
-      connectTo(stack, candidates[index], port, local, localPort, failure).pipe(
+      connectTo(stack, candidates[index], port, local, settings.localPort ?? 0, failure).pipe(
         Effect.catchIf(
           (error) => error.reason === "ConnectionRefused" && index + 1 < candidates.length,
           () => attempt(index + 1)
         )
       )
-    const endpoint = yield* timeout === undefined ? attempt(0) : Effect.timeoutFail(attempt(0), {
-      duration: timeout,
-      onTimeout: () =>
-        new ConnectError({
-          reason: "TimedOut",
-          message: `connect to ${target} failed: timed out after ${Duration.format(timeout)}`,
-          address: target
-        })
-    })
-    return makeConnection(stack, endpoint, idleTimeout)
+    return yield* attempt(0)
   })
+
+/** @internal */
+export const listen = (
+  stack: TcpStack,
+  options: ListenOptions
+): Effect.Effect<TcpListener, BindError | AddressError, Scope.Scope> => Front.listen(stack.backend, options)
+
+/** @internal */
+export const connect = (
+  stack: TcpStack,
+  options: ConnectOptions
+): Effect.Effect<TcpConnection, ConnectError | AddressError, Scope.Scope> => Front.connect(stack.backend, options)
 
 /**
  * Connects to `target` (an IP, as the caller named it) from `localHost`
@@ -662,7 +648,7 @@ const connectTo = (
           clientFamily: family,
           serverFamily: listener.address.family,
           target: address(target, port)
-        })
+        }, clock)
         // A full backlog: the connection is made and closed at once, as
         // NodeNetwork's listener does with connections beyond its backlog.
         if (listener.pending.length >= listener.backlog) closeNow(connection.server, now)
@@ -671,14 +657,14 @@ const connectTo = (
         world.signal.notify()
         return Exit.succeed(connection.client)
       },
-      (endpoint) => Effect.addFinalizer(() => close(endpoint))
+      (endpoint) => Effect.addFinalizer(() => endpoint.close)
     )
     // ... and the SYN-ACK travels back.
     const synAck = (endpoint: Endpoint) =>
       Effect.suspend(() => {
         const now = clock.unsafeCurrentTimeMillis()
         const back = world.arrival(host, source, 0, now, endpoint.inbound.faults()) - now
-        return back <= 0 ? Effect.void : clock.sleep(Duration.millis(back)).pipe(Effect.onInterrupt(() => close(endpoint)))
+        return back <= 0 ? Effect.void : clock.sleep(Duration.millis(back)).pipe(Effect.onInterrupt(() => endpoint.close))
       })
     return syn.pipe(
       Effect.flatMap((delay) => delay <= 0 ? Effect.void : clock.sleep(Duration.millis(delay))),

@@ -1,3 +1,4 @@
+import { Buffer, isUtf8 } from "node:buffer"
 import * as Cause from "effect/Cause"
 import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
@@ -20,6 +21,10 @@ const CR = 13
 // for the next frame, so an idle connection does not pin a large buffer.
 const retainedBufferLimit = 65_536
 
+// The largest block a frame buffer adds for small appends: a large frame is
+// assembled from blocks of this size, not in ever larger buffers.
+const blockLimit = 65_536
+
 const utf8Encoder = new TextEncoder()
 // `ignoreBOM` keeps a leading U+FEFF in the text, so that encode/decode round-trip.
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
@@ -35,29 +40,10 @@ const copyOf = (source: Uint8Array, from: number, to: number): Uint8Array => {
 }
 
 /**
- * Frames cut from one input chunk, as views of a single private copy of the
- * chunk (from the first frame on): one allocation per chunk instead of one
- * per frame, which is what small frames cost most. A frame may keep that
- * copy (at most one chunk) alive; it never shares memory with the input.
+ * Up to this many bytes are copied one by one rather than with `set`, whose
+ * `subarray` would be an allocation per byte when a peer sends 1-byte chunks.
  */
-class ChunkCopy {
-  private source: Uint8Array = new Uint8Array(0)
-  private copy: Uint8Array | undefined
-  private offset = 0
-
-  reset(chunk: Uint8Array): void {
-    this.source = chunk
-    this.copy = undefined
-  }
-
-  frame(from: number, to: number): Uint8Array {
-    if (this.copy === undefined) {
-      this.copy = copyOf(this.source, from, this.source.length)
-      this.offset = from
-    }
-    return this.copy.subarray(from - this.offset, to - this.offset)
-  }
-}
+const byteLoopLimit = 16
 
 const illegal = (message: string): never => {
   throw new Cause.IllegalArgumentException(message)
@@ -126,51 +112,209 @@ const decodeWith = <I, A>(make: () => Decoder<I, A>) =>
     })
   )
 
+/** Copies `source[from..from + count)` into `target` at `at`. */
+const copyInto = (target: Uint8Array, at: number, source: Uint8Array, from: number, count: number): void => {
+  if (count <= byteLoopLimit) {
+    for (let i = 0; i < count; i++) target[at + i] = source[from + i]!
+  } else {
+    target.set(source.subarray(from, from + count), at)
+  }
+}
+
 /**
- * The bytes of the frame being assembled. Grows geometrically (so appending
- * is amortized linear, even one byte at a time) and never past `capacityLimit`,
- * which the decoders keep at their frame limit (`lengthPrefixed`: at the
- * length of the frame, so that a complete frame fills it exactly and is
- * handed over without a copy). Memory follows the bytes that did arrive, not
- * the length a header announces.
+ * The bytes of the frame being assembled, in blocks: a full block is never
+ * copied again until the frame is complete, when the blocks are joined once
+ * (as a hand-written decoder joins its pieces). Blocks grow geometrically up
+ * to `blockLimit` (so appending is linear, even one byte at a time, and a
+ * large frame is made of blocks of ordinary size rather than ever larger
+ * ones), and never past `capacityLimit`, which the decoders keep at their
+ * frame limit (`lengthPrefixed`: at the length of the frame, so that a frame
+ * that fits one block fills it exactly and is handed over without a copy).
+ * Memory follows the bytes that did arrive, not the length a header
+ * announces.
  */
 class FrameBuffer {
-  bytes = new Uint8Array(0)
+  /** The blocks before `current`, full, oldest first. */
+  private full: Array<Uint8Array> = []
+  private current = new Uint8Array(0)
+  private used = 0
   length = 0
   constructor(public capacityLimit: number) {}
 
   append(source: Uint8Array, from: number, to: number): void {
-    const needed = this.length + (to - from)
-    if (needed > this.bytes.length) {
-      const grown = new Uint8Array(Math.min(this.capacityLimit, Math.max(needed, this.bytes.length * 2, 256)))
-      grown.set(this.bytes.subarray(0, this.length))
-      this.bytes = grown
+    while (from < to) {
+      if (this.used === this.current.length) this.addBlock(to - from)
+      const count = Math.min(to - from, this.current.length - this.used)
+      copyInto(this.current, this.used, source, from, count)
+      this.used += count
+      this.length += count
+      from += count
     }
-    this.bytes.set(source.subarray(from, to), this.length)
-    this.length = needed
   }
 
-  /** A view of the first `length` bytes: valid until the next `append` after `clear`. */
+  private addBlock(needed: number): void {
+    if (2 * (this.length + needed) >= this.capacityLimit) {
+      // Half the limit will have arrived: the whole limit is allocated at
+      // once, one block holding everything so far, so the frame needs no join.
+      this.current = this.copyTo(new Uint8Array(Math.max(this.capacityLimit, this.length + needed)), this.length)
+      this.full = []
+      this.used = this.length
+      return
+    }
+    if (this.used > 0) this.full.push(this.current)
+    const room = this.capacityLimit - this.length
+    this.current = new Uint8Array(Math.min(room, Math.max(needed, Math.min(this.length, blockLimit), 256)))
+    this.used = 0
+  }
+
+  /** The byte at `index` (< `length`). */
+  byteAt(index: number): number {
+    let blockEnd = this.length
+    if (index >= blockEnd - this.used) return this.current[index - (blockEnd - this.used)]!
+    blockEnd -= this.used
+    for (let i = this.full.length - 1;; i--) {
+      const block = this.full[i]!
+      if (index >= blockEnd - block.length) return block[index - (blockEnd - block.length)]!
+      blockEnd -= block.length
+    }
+  }
+
+  /** The first `length` bytes, for reading before the next `append`. */
   view(length: number): Uint8Array {
-    return this.bytes.subarray(0, length)
+    return this.full.length === 0 ? this.current.subarray(0, length) : this.copyTo(new Uint8Array(length), length)
   }
 
-  /** The first `length` bytes, for the caller to keep; then `clear`s. */
+  /**
+   * The first `length` bytes, for the caller to keep; then `clear`s. A frame
+   * in one block is that block (or a view of it when the frame fills at
+   * least half of it), not a copy.
+   */
   take(length: number): Uint8Array {
-    if (this.bytes.length === length) {
-      const whole = this.bytes
-      this.bytes = new Uint8Array(0)
-      this.length = 0
-      return whole
+    if (this.full.length === 0 && 2 * length >= this.current.length) {
+      const whole = this.current
+      this.current = new Uint8Array(0)
+      this.clear()
+      return length === whole.length ? whole : whole.subarray(0, length)
     }
-    const copy = copyOf(this.bytes, 0, length)
+    const bytes = this.copyTo(new Uint8Array(length), length)
     this.clear()
-    return copy
+    return bytes
   }
 
   clear(): void {
+    this.full = []
+    this.used = 0
     this.length = 0
-    if (this.bytes.length > retainedBufferLimit) this.bytes = new Uint8Array(0)
+    if (this.current.length > retainedBufferLimit) this.current = new Uint8Array(0)
+  }
+
+  /** `target`, with the first `length` bytes copied to its start. */
+  private copyTo(target: Uint8Array, length: number): Uint8Array {
+    let at = 0
+    for (const block of this.full) {
+      if (at + block.length >= length) {
+        target.set(block.subarray(0, length - at), at)
+        return target
+      }
+      target.set(block, at)
+      at += block.length
+    }
+    target.set(this.current.subarray(0, length - at), at)
+    return target
+  }
+}
+
+/**
+ * Where the frames a decoder finds go: cut from the chunk being decoded or
+ * assembled in its `FrameBuffer`. One per decoder run.
+ */
+interface FrameSink<A> {
+  /** `chunk` is being decoded: `fromChunk` cuts frames from it until the next `reset`. */
+  readonly reset: (chunk: Uint8Array) => void
+  /** The frame `chunk[from..to)` of the chunk being decoded, appended to `out`. */
+  readonly fromChunk: (from: number, to: number, out: Array<A>) => FrameError | undefined
+  /** The frame in the first `length` bytes of `buffer`, appended to `out`; `buffer` is cleared after. */
+  readonly fromBuffer: (buffer: FrameBuffer, length: number, out: Array<A>) => FrameError | undefined
+}
+
+/**
+ * Byte frames cut from one input chunk, as views of a single private copy of
+ * the chunk (from the first frame on): one allocation per chunk instead of
+ * one per frame, which is what small frames cost most. A frame may keep that
+ * copy (at most one chunk) alive; it never shares memory with the input.
+ */
+class ByteFrames implements FrameSink<Uint8Array> {
+  private source: Uint8Array = new Uint8Array(0)
+  private copy: Uint8Array | undefined
+  private offset = 0
+
+  reset(chunk: Uint8Array): void {
+    this.source = chunk
+    this.copy = undefined
+  }
+
+  fromChunk(from: number, to: number, out: Array<Uint8Array>): undefined {
+    if (this.copy === undefined) {
+      this.copy = copyOf(this.source, from, this.source.length)
+      this.offset = from
+    }
+    out.push(this.copy.subarray(from - this.offset, to - this.offset))
+  }
+
+  fromBuffer(buffer: FrameBuffer, length: number, out: Array<Uint8Array>): undefined {
+    out.push(buffer.take(length))
+  }
+}
+
+/**
+ * Lines as text. A line is one `TextDecoder` call in general, but that call
+ * costs more than finding and cutting the line: so the complete lines of a
+ * chunk are checked as UTF-8 together, once (a `"\n"` cannot be inside a
+ * multi-byte character, so they are valid together exactly when each one
+ * is), and each is then read with `Buffer`'s unchecked decoder, which gives
+ * the same text for valid UTF-8. Each line is its own string: none keeps the
+ * chunk alive. When the check fails, the lines are decoded one by one again,
+ * so that the bad one is found with the same error as always.
+ */
+class LineText implements FrameSink<string> {
+  private chunk: Uint8Array = new Uint8Array(0)
+  private text: Buffer | undefined
+  /** Bytes of `chunk` before this index have been checked (`valid` says how that went). */
+  private checkedTo = -1
+  private valid = false
+
+  reset(chunk: Uint8Array): void {
+    this.chunk = chunk
+    this.text = undefined
+    this.checkedTo = -1
+  }
+
+  fromChunk(from: number, to: number, out: Array<string>): FrameError | undefined {
+    const chunk = this.chunk
+    if (to > this.checkedTo) {
+      // Every line from here to the chunk's last "\n" is complete.
+      this.checkedTo = chunk.lastIndexOf(LF)
+      this.valid = isUtf8(chunk.subarray(from, this.checkedTo))
+    }
+    if (!this.valid) return decodeLine(chunk.subarray(from, to), out)
+    this.text ??= Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    out.push(this.text.toString("utf8", from, to))
+    return undefined
+  }
+
+  fromBuffer(buffer: FrameBuffer, length: number, out: Array<string>): FrameError | undefined {
+    return decodeLine(buffer.view(length), out)
+  }
+}
+
+/** One line, checked as UTF-8 on its own. */
+const decodeLine = (line: Uint8Array, out: Array<string>): FrameError | undefined => {
+  try {
+    out.push(utf8Decoder.decode(line))
+    return undefined
+  } catch (cause) {
+    const message = `a line of ${line.length} bytes is not valid UTF-8`
+    return new FrameError({ reason: "InvalidFrame", message, cause })
   }
 }
 
@@ -229,24 +373,14 @@ class DelimiterScanner {
 interface DelimitedOptions {
   readonly delimiter: Uint8Array
   readonly maxLength: number
-  /** Lines: a "\r" before the delimiter is part of it. */
+  /** Lines: a "\r" before the delimiter (then "\n") is part of it. */
   readonly stripCR: boolean
-  /** Whether `emit` keeps frames (and needs them copied) or only reads them during the call. */
-  readonly keepFrames: boolean
   readonly describe: string
 }
 
-/**
- * The delimiter decoder shared by `lines` and `delimited`. `emit` turns a
- * frame into a message; unless `keepFrames`, the frame is a view that is only
- * valid during the call.
- */
-const delimitedDecoder = <A>(
-  options: DelimitedOptions,
-  emit: (frame: Uint8Array, out: Array<A>) => FrameError | undefined
-): Decoder<Uint8Array, A> => {
-  const { describe, keepFrames, maxLength, stripCR } = options
-  const copies = new ChunkCopy()
+/** The delimiter decoder shared by `lines` and `delimited`, handing its frames to `frames`. */
+const delimitedDecoder = <A>(options: DelimitedOptions, frames: FrameSink<A>): Decoder<Uint8Array, A> => {
+  const { describe, maxLength, stripCR } = options
   const scanner = new DelimiterScanner(options.delimiter)
   const size = options.delimiter.length
   const crAllowance = stripCR ? 1 : 0
@@ -254,7 +388,7 @@ const delimitedDecoder = <A>(
   const overLimit = () => tooLarge(`${describe} is longer than the limit of ${maxLength} bytes`)
   return {
     push(chunk, out) {
-      copies.reset(chunk)
+      frames.reset(chunk)
       let start = 0
       while (start < chunk.length) {
         const end = scanner.scan(chunk, start)
@@ -267,19 +401,20 @@ const delimitedDecoder = <A>(
           return undefined
         }
         // The delimiter may have begun in the bytes buffered before this chunk.
-        const frameLength = buffer.length + (end - start) - size
+        let frameLength = buffer.length + (end - start) - size
         if (frameLength - crAllowance > maxLength) return overLimit()
-        let frame: Uint8Array
+        let error: FrameError | undefined
         if (buffer.length === 0) {
-          frame = keepFrames ? copies.frame(start, start + frameLength) : chunk.subarray(start, start + frameLength)
+          if (stripCR && frameLength > 0 && chunk[start + frameLength - 1] === CR) frameLength--
+          if (frameLength > maxLength) return overLimit()
+          error = frames.fromChunk(start, start + frameLength, out)
         } else {
           if (frameLength > buffer.length) buffer.append(chunk, start, end - size)
-          frame = keepFrames ? buffer.take(frameLength) : buffer.view(frameLength)
+          if (stripCR && frameLength > 0 && buffer.byteAt(frameLength - 1) === CR) frameLength--
+          if (frameLength > maxLength) return overLimit()
+          error = frames.fromBuffer(buffer, frameLength, out)
+          buffer.clear()
         }
-        if (stripCR && frameLength > 0 && frame[frameLength - 1] === CR) frame = frame.subarray(0, frameLength - 1)
-        if (frame.length > maxLength) return overLimit()
-        const error = emit(frame, out)
-        buffer.clear()
         if (error !== undefined) return error
         start = end
       }
@@ -300,24 +435,9 @@ const encodeUtf8 = (text: string): Uint8Array => utf8Encoder.encode(text)
 export const lines = (options?: Framing.LinesOptions): Framing.Framing<string> => {
   checkOptions(options, "Framing.lines")
   const maxLength = checkLimit("Framing.lines", "maxLength", options?.maxLength ?? defaultMaxLength)
-  const decoderOptions: DelimitedOptions = {
-    delimiter: new Uint8Array([LF]),
-    maxLength,
-    stripCR: true,
-    keepFrames: false,
-    describe: "line"
-  }
-  const emit = (frame: Uint8Array, out: Array<string>): FrameError | undefined => {
-    try {
-      out.push(utf8Decoder.decode(frame))
-      return undefined
-    } catch (cause) {
-      const message = `a line of ${frame.length} bytes is not valid UTF-8`
-      return new FrameError({ reason: "InvalidFrame", message, cause })
-    }
-  }
+  const decoderOptions: DelimitedOptions = { delimiter: new Uint8Array([LF]), maxLength, stripCR: true, describe: "line" }
   return {
-    decode: decodeWith(() => delimitedDecoder(decoderOptions, emit)),
+    decode: decodeWith(() => delimitedDecoder(decoderOptions, new LineText())),
     encode(message) {
       if (typeof message !== "string") illegal(`Framing.lines: the message is ${describeValue(message)}, not a string`)
       if (message.includes("\n")) illegal("Framing.lines: a line to encode must not contain \"\\n\"")
@@ -343,18 +463,9 @@ export const delimited = (
   if (delimiterBytes.length === 0) illegal("Framing.delimited: the delimiter must not be empty")
   checkOptions(options, "Framing.delimited")
   const maxLength = checkLimit("Framing.delimited", "maxLength", options?.maxLength ?? defaultMaxLength)
-  const decoderOptions: DelimitedOptions = {
-    delimiter: delimiterBytes,
-    maxLength,
-    stripCR: false,
-    keepFrames: true,
-    describe: "frame"
-  }
-  const emit = (frame: Uint8Array, out: Array<Uint8Array>): undefined => {
-    out.push(frame)
-  }
+  const decoderOptions: DelimitedOptions = { delimiter: delimiterBytes, maxLength, stripCR: false, describe: "frame" }
   return {
-    decode: decodeWith(() => delimitedDecoder(decoderOptions, emit)),
+    decode: decodeWith(() => delimitedDecoder(decoderOptions, new ByteFrames())),
     encode(message) {
       checkBytes(message, "Framing.delimited")
       if (message.length > maxLength) {
@@ -389,16 +500,22 @@ export const lengthPrefixed = (options?: Framing.LengthPrefixedOptions): Framing
     let headerRead = 0
     let frameLength = 0
     const buffer = new FrameBuffer(0)
-    const copies = new ChunkCopy()
+    const frames = new ByteFrames()
     return {
       push(chunk, out) {
-        copies.reset(chunk)
+        frames.reset(chunk)
         let i = 0
         while (i < chunk.length) {
           if (headerRead < lengthBytes) {
             // Multiplication, not `<<`, so a 4-byte length above 2^31 stays positive.
-            frameLength = frameLength * 256 + chunk[i++]!
-            if (++headerRead < lengthBytes) continue
+            if (headerRead === 0 && chunk.length - i >= lengthBytes) {
+              // The whole header is in the chunk: read at once.
+              for (const headerEnd = i + lengthBytes; i < headerEnd; i++) frameLength = frameLength * 256 + chunk[i]!
+              headerRead = lengthBytes
+            } else {
+              frameLength = frameLength * 256 + chunk[i++]!
+              if (++headerRead < lengthBytes) continue
+            }
             if (frameLength > maxFrameLength) {
               return tooLarge(`a frame of ${frameLength} bytes is over the maxFrameLength of ${maxFrameLength} bytes`)
             }
@@ -413,10 +530,10 @@ export const lengthPrefixed = (options?: Framing.LengthPrefixedOptions): Framing
             return undefined
           }
           if (buffer.length === 0) {
-            out.push(copies.frame(i, i + missing))
+            frames.fromChunk(i, i + missing, out)
           } else {
             buffer.append(chunk, i, i + missing)
-            out.push(buffer.take(frameLength))
+            frames.fromBuffer(buffer, frameLength, out)
           }
           i += missing
           headerRead = 0

@@ -83,10 +83,14 @@ interface Decoder<I, A> {
  * Runs a decoder over a stream: every chunk of input is decoded in one pure
  * step and everything it yields is written as one chunk. On an error the
  * frames decoded before it are still written, then the stream fails.
+ *
+ * One channel reading the input, which passes the input's failures on
+ * itself: `pipeThroughChannelOrFail` would put two more channels around it
+ * to do that, doubling the cost of a read that holds one small message.
  */
 const decodeWith = <I, A>(make: () => Decoder<I, A>) =>
 <E, R>(input: Stream.Stream<I, E, R>): Stream.Stream<A, E | FrameError, R> =>
-  Stream.pipeThroughChannelOrFail(
+  Stream.pipeThroughChannel(
     input,
     Channel.suspend(() => {
       const decoder = make()
@@ -136,7 +140,7 @@ const copyInto = (target: Uint8Array, at: number, source: Uint8Array, from: numb
 class FrameBuffer {
   /** The blocks before `current`, full, oldest first. */
   private full: Array<Uint8Array> = []
-  private current = new Uint8Array(0)
+  private current: Uint8Array = new Uint8Array(0)
   private used = 0
   length = 0
   constructor(public capacityLimit: number) {}

@@ -210,19 +210,16 @@ const literalLookup: NonNullable<Dgram.SocketOptions["lookup"]> = (address, opti
 
 const identity = (cause: unknown): unknown => cause
 
-/**
- * Real sockets for the shared front.
- *
- * Where a socket connected to `peer` binds unless told: on loopback when the
- * peer is (undefined: the family's own loopback), else on the wildcard
- * address so the kernel can pick a route; a connected socket hears only its
- * peer either way. An IPv6 socket reaches an IPv4-mapped peer only from an
- * IPv4-mapped address (from `::1` the route is unreachable), so a mapped
- * loopback peer gets the mapped loopback, and the socket's address, the
- * peer and every `from` stay in the mapped form the caller used.
- */
+/** Real sockets for the shared front. */
 const nodeUdp: UdpBackend = {
   lookup: (host, family) => lookupHost(host, family === "IPv6" ? 6 : family === "IPv4" ? 4 : 0, identity),
+  // On loopback when the peer is (undefined: the family's own loopback),
+  // else on the wildcard address so the kernel can pick a route; a connected
+  // socket hears only its peer either way. An IPv6 socket reaches an
+  // IPv4-mapped peer only from an IPv4-mapped address (from `::1` the route
+  // is unreachable), so a mapped loopback peer gets the mapped loopback, and
+  // the socket's address, the peer and every `from` stay in the mapped form
+  // the caller used.
   defaultConnectHost: (peer) => {
     if (peer.host === "::1" || /^127\./.test(peer.host)) return undefined
     if (/^::ffff:127\./i.test(peer.host)) return "::ffff:127.0.0.1"

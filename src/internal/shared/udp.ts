@@ -205,8 +205,7 @@ export class UdpSocket implements UdpSocketShape {
 
   readonly send = (payload: Uint8Array | string, to?: Destination): Effect.Effect<void, SendError> =>
     this.backend.atNow((now) => {
-      const here = format(this.backend.address)
-      if (!isPayload(payload)) return Effect.fail(invalidSend(payload, here))
+      if (!isPayload(payload)) return Effect.fail(invalidSend(payload, format(this.backend.address)))
       if (this.closed) return Effect.fail(this.closedSend())
       const failure = this.backend.takeFailure()
       if (failure !== undefined) return Effect.fail(this.failed("SendError", failure.cause))
@@ -216,7 +215,9 @@ export class UdpSocket implements UdpSocketShape {
         return Effect.fail(
           new SendError({
             reason: "MessageTooLarge",
-            message: `send of ${bytes.byteLength} bytes from ${here} failed: a UDP datagram over ${this.carrier} carries at most ${limit} bytes`,
+            message: `send of ${bytes.byteLength} bytes from ${
+              format(this.backend.address)
+            } failed: a UDP datagram over ${this.carrier} carries at most ${limit} bytes`,
             address: this.where()
           })
         )
@@ -226,7 +227,9 @@ export class UdpSocket implements UdpSocketShape {
           ? Effect.fail(
             new SendError({
               reason: "InvalidAddress",
-              message: `send from ${here} failed: the socket is not connected, so a destination is required`
+              message: `send from ${
+                format(this.backend.address)
+              } failed: the socket is not connected, so a destination is required`
             })
           )
           : this.transmit(bytes, undefined, now)

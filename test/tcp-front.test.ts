@@ -11,7 +11,7 @@ import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { Network, TcpConnection, TcpListener } from "../src/Network.js"
+import type { Network, TcpConnection } from "../src/Network.js"
 import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Tcp from "../src/Tcp.js"
 import * as TestNetwork from "../src/TestNetwork.js"
@@ -103,11 +103,11 @@ describe("the shared TCP front", () => {
           Effect.gen(function*() {
             const { client, listener, server } = yield* pair(host)
             for (const conn of [client, server]) {
-              expect(conn[Tcp.TcpConnectionTypeId as keyof TcpConnection]).toBe(Tcp.TcpConnectionTypeId)
+              expect((conn as unknown as Record<symbol, unknown>)[Tcp.TcpConnectionTypeId]).toBe(Tcp.TcpConnectionTypeId)
               expect(Tcp.isTcpConnection(conn)).toBe(true)
               expect(Tcp.isTcpListener(conn)).toBe(false)
             }
-            expect(listener[Tcp.TcpListenerTypeId as keyof TcpListener]).toBe(Tcp.TcpListenerTypeId)
+            expect((listener as unknown as Record<symbol, unknown>)[Tcp.TcpListenerTypeId]).toBe(Tcp.TcpListenerTypeId)
             expect(Tcp.isTcpListener(listener)).toBe(true)
             expect(Tcp.isTcpConnection(listener)).toBe(false)
           })

@@ -4,23 +4,12 @@ import * as Scope from "effect/Scope"
 import * as Net from "node:net"
 import type { SocketAddress } from "../../Address.js"
 import { familyOf, format } from "../../Address.js"
-import type { AddressError, BindError, ReadError, WriteError } from "../../NetError.js"
-import { ConnectError, fromCause, systemErrorDetails } from "../../NetError.js"
+import type { AddressError, BindError, ConnectError, ReadError, WriteError } from "../../NetError.js"
+import { fromCause, systemErrorDetails } from "../../NetError.js"
 import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener } from "../../Tcp.js"
 import * as Front from "../shared/tcp.js"
 import { closedForWriting, localAddressNotAnIp } from "../shared/tcp.js"
-import type {
-  Claim,
-  ConnectionSettings,
-  ConnectSettings,
-  ListenSettings,
-  TcpBackend,
-  TcpConnectionBackend,
-  TcpConnectionOwner,
-  TcpListenerBackend,
-  Taken,
-  Written
-} from "../shared/tcpBackend.js"
+import type * as Backend from "../shared/tcpBackend.js"
 import { afterClosingHandles, afterReal, realTime } from "../shared/time.js"
 import { lookupHost } from "./dns.js"
 import { Waiters } from "./waiters.js"
@@ -53,7 +42,7 @@ interface OwnedSocket extends Net.Socket {
  * `send` wait for `'drain'`. The first socket error is kept and fails every
  * later read and write, so no failure is lost.
  */
-class NodeTcpSocket implements TcpConnectionBackend {
+class NodeTcpSocket implements Backend.TcpConnectionBackend {
   readonly localAddress: SocketAddress
   readonly remoteAddress: SocketAddress
   private readonly peer: string
@@ -69,9 +58,9 @@ class NodeTcpSocket implements TcpConnectionBackend {
   private writeError: WriteError | undefined = undefined
   /** Fibers waiting for something to change: data, EOF, drain, finish, error or close. */
   private readonly waiters = new Waiters()
-  private owner: TcpConnectionOwner | undefined = undefined
+  private owner: Backend.TcpConnectionOwner | undefined = undefined
 
-  constructor(readonly socket: Net.Socket, private readonly settings: ConnectionSettings) {
+  constructor(readonly socket: Net.Socket, private readonly settings: Backend.ConnectionSettings) {
     socket.pause()
     this.localAddress = socketAddress(socket.localAddress, socket.localPort)
     this.remoteAddress = socketAddress(socket.remoteAddress, socket.remotePort)
@@ -91,7 +80,7 @@ class NodeTcpSocket implements TcpConnectionBackend {
     return realTime
   }
 
-  attach(owner: TcpConnectionOwner): void {
+  attach(owner: Backend.TcpConnectionOwner): void {
     this.owner = owner
   }
 
@@ -187,7 +176,7 @@ class NodeTcpSocket implements TcpConnectionBackend {
     return this.readFinished ? null : undefined
   }
 
-  take(all: boolean): Taken<Uint8Array | Array<Uint8Array>> {
+  take(all: boolean): Backend.Taken<Uint8Array | Array<Uint8Array>> {
     if (this.incoming.length === 0) return this.readEnded()
     if (!all) {
       const chunk = this.incoming.shift()!
@@ -214,7 +203,7 @@ class NodeTcpSocket implements TcpConnectionBackend {
   }
 
   /** Node takes a payload whole: the offset is always 0. */
-  write(data: Uint8Array | string): Written {
+  write(data: Uint8Array | string): Backend.Written {
     return this.writeBlocked() ?? (data.length === 0 || this.socket.write(data))
   }
 
@@ -299,7 +288,9 @@ interface AcceptQueue {
   closed: boolean
 }
 
-const listenBackend = (settings: ListenSettings): Effect.Effect<TcpListenerBackend, BindError | AddressError, Scope.Scope> =>
+const listenBackend = (
+  settings: Backend.ListenSettings
+): Effect.Effect<Backend.TcpListenerBackend, BindError | AddressError, Scope.Scope> =>
   Effect.gen(function*() {
     const { backlog, port } = settings
     const bindHost = yield* lookupHost(
@@ -373,7 +364,7 @@ const listenBackend = (settings: ListenSettings): Effect.Effect<TcpListenerBacke
       port: bound.port
     }
 
-    const take = (claim: Claim): Effect.Effect<TcpConnectionBackend, "closed"> =>
+    const take = (claim: Backend.Claim): Effect.Effect<Backend.TcpConnectionBackend, "closed"> =>
       Effect.suspend(() => {
         const ready = queue.pending[0]
         if (ready !== undefined) {
@@ -382,7 +373,7 @@ const listenBackend = (settings: ListenSettings): Effect.Effect<TcpListenerBacke
           return Effect.succeed(ready)
         }
         if (queue.closed) return Effect.fail("closed" as const)
-        return Effect.async<TcpConnectionBackend, "closed">((resume) => {
+        return Effect.async<Backend.TcpConnectionBackend, "closed">((resume) => {
           const taker = (connection: NodeTcpSocket | undefined): boolean => {
             const claimed = connection !== undefined && claim(connection)
             resume(claimed ? Effect.succeed(connection) : Effect.fail("closed"))
@@ -402,7 +393,7 @@ const listenBackend = (settings: ListenSettings): Effect.Effect<TcpListenerBacke
       takeReady: (claim) => {
         for (const connection of queue.pending.splice(0)) claim(connection)
       }
-    } satisfies TcpListenerBackend
+    } satisfies Backend.TcpListenerBackend
   })
 
 /** Node reports a failed multi-address connect as an AggregateError; its first error says why. */
@@ -410,8 +401,8 @@ const primaryError = (error: unknown): unknown =>
   error instanceof AggregateError && error.errors.length > 0 ? error.errors[0] : error
 
 const connectBackend = (
-  settings: ConnectSettings
-): Effect.Effect<TcpConnectionBackend, ConnectError | AddressError, Scope.Scope> =>
+  settings: Backend.ConnectSettings
+): Effect.Effect<Backend.TcpConnectionBackend, ConnectError | AddressError, Scope.Scope> =>
   Effect.gen(function*() {
     const { host, localAddress, localPort, port } = settings
     const target = format({ host, port })
@@ -438,7 +429,7 @@ const connectBackend = (
       })
     )
 
-    return yield* Effect.async<TcpConnectionBackend, ConnectError>((resume) => {
+    return yield* Effect.async<Backend.TcpConnectionBackend, ConnectError>((resume) => {
       const opened = Net.connect({
         host,
         port,
@@ -472,7 +463,7 @@ const connectBackend = (
     })
   })
 
-const backend: TcpBackend = { clock: realTime, listen: listenBackend, connect: connectBackend }
+const backend: Backend.TcpBackend = { clock: realTime, listen: listenBackend, connect: connectBackend }
 
 /** @internal */
 export const listen = (options: ListenOptions): Effect.Effect<TcpListener, BindError | AddressError, Scope.Scope> =>

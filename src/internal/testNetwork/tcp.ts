@@ -6,21 +6,11 @@ import type * as Scope from "effect/Scope"
 import type { Family, SocketAddress } from "../../Address.js"
 import { familyOf, format } from "../../Address.js"
 import type { AddressError, BindError, ConnectError, ReadError, WriteError } from "../../NetError.js"
-import type { ConnectOptions, ListenOptions, TcpConnection, TcpListener } from "../../Tcp.js"
+import type { ConnectOptions, ListenOptions } from "../../Tcp.js"
 import type { Packet, TcpConnectionInfo, TcpListenerInfo } from "../../TestNetwork.js"
 import * as Front from "../shared/tcp.js"
 import { closedForWriting, localAddressNotAnIp } from "../shared/tcp.js"
-import type {
-  Claim,
-  ConnectSettings,
-  ListenSettings,
-  TcpBackend,
-  TcpConnectionBackend,
-  TcpConnectionOwner,
-  TcpListenerBackend,
-  Taken,
-  Written
-} from "../shared/tcpBackend.js"
+import type * as Backend from "../shared/tcpBackend.js"
 import { fiberClock } from "../shared/time.js"
 import { systemError } from "./errors.js"
 import type * as Fault from "./faults.js"
@@ -179,13 +169,13 @@ class Pipe implements Carrier {
  * the time from `time`: the Clock of the fiber that connected (or, on the
  * server side, that listened), which is the simulation's time.
  */
-class Endpoint implements TcpConnectionBackend {
+class Endpoint implements Backend.TcpConnectionBackend {
   closed = false
   writeEnded = false
   writeReset = false
   /** Set by the first read; see `closeNow`. */
   reading = false
-  private owner: TcpConnectionOwner | undefined = undefined
+  private owner: Backend.TcpConnectionOwner | undefined = undefined
 
   constructor(
     readonly connection: Connection,
@@ -215,7 +205,7 @@ class Endpoint implements TcpConnectionBackend {
     return format(this.remoteAddress)
   }
 
-  attach(owner: TcpConnectionOwner): void {
+  attach(owner: Backend.TcpConnectionOwner): void {
     this.owner = owner
   }
 
@@ -232,7 +222,7 @@ class Endpoint implements TcpConnectionBackend {
     return systemError("WriteError", { code: "ECONNRESET", syscall: "write" }, "write to", this.peer)
   }
 
-  take(all: boolean): Taken<Uint8Array | Array<Uint8Array>> {
+  take(all: boolean): Backend.Taken<Uint8Array | Array<Uint8Array>> {
     if (this.closed) return null
     this.reading = true
     this.connection.settle(this.time.unsafeCurrentTimeMillis())
@@ -267,7 +257,7 @@ class Endpoint implements TcpConnectionBackend {
   }
 
   /** Moves as much of `data[offset..]` as the window has room for into the outbound pipe. */
-  write(data: Uint8Array | string, offset: number): Written {
+  write(data: Uint8Array | string, offset: number): Backend.Written {
     const now = this.time.unsafeCurrentTimeMillis()
     const blocked = this.writeBlocked(now)
     if (blocked !== undefined) return blocked
@@ -398,7 +388,7 @@ export class TcpStack {
   readonly endpoints = new Set<Endpoint>()
   readonly connections = new Set<Connection>()
 
-  readonly backend: TcpBackend = {
+  readonly backend: Backend.TcpBackend = {
     clock: fiberClock,
     listen: (settings) => listenBackend(this, settings),
     connect: (settings) => connectBackend(this, settings)
@@ -470,8 +460,8 @@ const closeNow = (endpoint: Endpoint, now: number): void => {
 /** The simulated kernel's listen: `settings` checked by the front. */
 const listenBackend = (
   stack: TcpStack,
-  settings: ListenSettings
-): Effect.Effect<TcpListenerBackend, BindError | AddressError, Scope.Scope> =>
+  settings: Backend.ListenSettings
+): Effect.Effect<Backend.TcpListenerBackend, BindError | AddressError, Scope.Scope> =>
   Effect.gen(function*() {
     const { port } = settings
     const ips = stack.world.resolve(settings.host)
@@ -518,7 +508,7 @@ const listenBackend = (
     const signal = stack.world.signal
     const time = yield* Effect.clock
     /** Hands the pending connection at `index` (arrived by now) to `claim`; false when refused. */
-    const claimAt = (index: number, claim: Claim): boolean => {
+    const claimAt = (index: number, claim: Backend.Claim): boolean => {
       const { endpoint } = listener.pending[index]
       // Its reads and writes run on the Clock of the side that uses it.
       endpoint.time = time
@@ -531,7 +521,7 @@ const listenBackend = (
     return {
       address: listener.address,
       take: (claim) =>
-        signal.await(time, (now): Exit.Exit<TcpConnectionBackend, "closed"> | number | null => {
+        signal.await(time, (now): Exit.Exit<Backend.TcpConnectionBackend, "closed"> | number | null => {
           if (listener.closed) return Exit.fail("closed")
           const index = listener.pending.findIndex((entry) => entry.arrival <= now)
           if (index < 0) return listener.pending.length === 0 ? null : Math.min(...listener.pending.map((e) => e.arrival))
@@ -545,14 +535,14 @@ const listenBackend = (
           if (listener.pending[index].arrival > now || !claimAt(index, claim)) index++
         }
       }
-    } satisfies TcpListenerBackend
+    } satisfies Backend.TcpListenerBackend
   })
 
 /** The simulated kernel's connect: `settings` checked by the front. */
 const connectBackend = (
   stack: TcpStack,
-  settings: ConnectSettings
-): Effect.Effect<TcpConnectionBackend, ConnectError | AddressError, Scope.Scope> =>
+  settings: Backend.ConnectSettings
+): Effect.Effect<Backend.TcpConnectionBackend, ConnectError | AddressError, Scope.Scope> =>
   Effect.gen(function*() {
     const { port } = settings
     const localText = settings.localAddress
@@ -580,16 +570,10 @@ const connectBackend = (
   })
 
 /** @internal */
-export const listen = (
-  stack: TcpStack,
-  options: ListenOptions
-): Effect.Effect<TcpListener, BindError | AddressError, Scope.Scope> => Front.listen(stack.backend, options)
+export const listen = (stack: TcpStack, options: ListenOptions) => Front.listen(stack.backend, options)
 
 /** @internal */
-export const connect = (
-  stack: TcpStack,
-  options: ConnectOptions
-): Effect.Effect<TcpConnection, ConnectError | AddressError, Scope.Scope> => Front.connect(stack.backend, options)
+export const connect = (stack: TcpStack, options: ConnectOptions) => Front.connect(stack.backend, options)
 
 /**
  * Connects to `target` (an IP, as the caller named it) from `localHost`

@@ -31,6 +31,12 @@ const eventually = (check: Effect.Effect<boolean>) =>
     return yield* Effect.dieMessage("condition not reached within 1000 polls")
   })
 
+/** `effect` fails with an error matching `expected`. */
+const failsWith = <A, E, R>(effect: Effect.Effect<A, E, R>, expected: Record<string, unknown>) =>
+  Effect.map(Effect.exit(effect), (exit) => {
+    expect(exit).toMatchObject(Exit.fail(expected))
+  })
+
 /**
  * A socket whose buffer of `size` holds `size` datagrams, "0" to
  * `String(size - 1)`, known to be all there: one more was sent and dropped.
@@ -100,37 +106,31 @@ describe("the one UdpSocket on both networks", () => {
       it.live("an IPv6 socket on an IPv4-mapped address carries IPv4's payload limit", () =>
         run(Effect.gen(function*() {
           const socket = yield* Udp.bind({ host: "::ffff:127.0.0.1", family: "IPv6" })
-          const exit = yield* Effect.exit(
-            socket.send(new Uint8Array(Udp.maxPayload.IPv4 + 1), { host: "::ffff:127.0.0.1", port: socket.address.port })
-          )
-          expect(exit).toMatchObject(Exit.fail({
+          const tooLarge = new Uint8Array(Udp.maxPayload.IPv4 + 1)
+          yield* failsWith(socket.send(tooLarge, { host: "::ffff:127.0.0.1", port: socket.address.port }), {
             _tag: "SendError",
             reason: "MessageTooLarge",
-            message: `send of ${Udp.maxPayload.IPv4 + 1} bytes from ${
+            message: `send of ${tooLarge.length} bytes from ${
               Address.format(socket.address)
             } failed: a UDP datagram over IPv4 carries at most ${Udp.maxPayload.IPv4} bytes`
-          }))
+          })
         })))
 
       it.live("an address that is not ff00::/8 is no IPv6 multicast group", () =>
         run(Effect.gen(function*() {
           const socket = yield* Udp.bind({ family: "IPv6" })
-          const exit = yield* Effect.exit(Effect.scoped(socket.joinMulticast("ff::1")))
-          expect(exit).toMatchObject(Exit.fail({
+          yield* failsWith(Effect.scoped(socket.joinMulticast("ff::1")), {
             _tag: "MulticastError",
             reason: "InvalidGroup",
             message: "join multicast group ff::1 failed: not an IPv6 multicast address"
-          }))
+          })
         })))
 
       it.live("a connect to an IPv6 peer from an IPv4 bind host fails on the bind host", () =>
-        run(Effect.gen(function*() {
-          const exit = yield* Effect.exit(Udp.connect({ host: "::1", port: 9, bind: { host: "127.0.0.1" } }))
-          expect(exit).toMatchObject(Exit.fail({
-            _tag: "AddressError",
-            reason: "InvalidHost",
-            message: "bind to 127.0.0.1:0 failed: 127.0.0.1 is not an IPv6 address"
-          }))
+        run(failsWith(Udp.connect({ host: "::1", port: 9, bind: { host: "127.0.0.1" } }), {
+          _tag: "AddressError",
+          reason: "InvalidHost",
+          message: "bind to 127.0.0.1:0 failed: 127.0.0.1 is not an IPv6 address"
         })))
 
       it.live("once closed, send and recv fail Closed with the same messages and datagrams ends", () =>
@@ -139,16 +139,16 @@ describe("the one UdpSocket on both networks", () => {
           const here = `127.0.0.1:${socket.address.port}`
           yield* socket.close
           yield* socket.close
-          expect(yield* Effect.exit(socket.send("late", socket.address))).toMatchObject(Exit.fail({
+          yield* failsWith(socket.send("late", socket.address), {
             _tag: "SendError",
             reason: "Closed",
             message: `send from ${here} failed: the socket is closed`
-          }))
-          expect(yield* Effect.exit(socket.recv)).toMatchObject(Exit.fail({
+          })
+          yield* failsWith(socket.recv, {
             _tag: "ReceiveError",
             reason: "Closed",
             message: `receive on ${here} failed: the socket is closed`
-          }))
+          })
           expect(Chunk.size(yield* Stream.runCollect(socket.datagrams))).toBe(0)
         })))
     })

@@ -1,4 +1,5 @@
 import * as Chunk from "effect/Chunk"
+import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -21,6 +22,7 @@ import type {
 import { invalidWrite, isPayload } from "./arguments.js"
 import { optionalDuration, optionalPositiveInteger } from "./options.js"
 import { fromPull } from "./pullStream.js"
+import { endpointAttributes, isEnabled, step, TcpInstruments } from "./telemetry.js"
 import type {
   Claim,
   ConnectionSettings,
@@ -83,7 +85,11 @@ export class TcpConnection implements TcpConnectionShape, TcpConnectionOwner {
   /** `null` once the socket is fully closed. */
   private closeHooks: Array<() => void> | undefined | null = undefined
 
-  constructor(readonly backend: TcpConnectionBackend, private readonly idleTimeout: Duration.Duration | undefined) {
+  constructor(
+    readonly backend: TcpConnectionBackend,
+    private readonly idleTimeout: Duration.Duration | undefined,
+    private readonly instruments: TcpInstruments | undefined
+  ) {
     this.localAddress = backend.localAddress
     this.remoteAddress = backend.remoteAddress
     backend.attach(this)
@@ -99,16 +105,42 @@ export class TcpConnection implements TcpConnectionShape, TcpConnectionOwner {
 
   /** The one place bytes pass from the backend to the user: one chunk, or (`all`) every buffered chunk. */
   private take(all: boolean): Taken<Uint8Array | Array<Uint8Array>> {
-    return this.backend.take(all)
+    const taken = this.backend.take(all)
+    if (this.instruments !== undefined && taken != null) this.count(taken)
+    return taken
+  }
+
+  private count(taken: Uint8Array | Array<Uint8Array> | ReadError): void {
+    const instruments = this.instruments!
+    if (taken instanceof Uint8Array) instruments.received(taken.length)
+    else if (Array.isArray(taken)) {
+      let bytes = 0
+      for (const chunk of taken) bytes += chunk.length
+      instruments.received(bytes)
+    } else instruments.failed(taken)
   }
 
   /** The one place bytes pass from the user to the backend. */
   private write(data: Uint8Array | string, offset: number): Written {
-    return isPayload(data) ? this.backend.write(data, offset) : invalidWrite(data, this.peer)
+    const written = isPayload(data) ? this.backend.write(data, offset) : invalidWrite(data, this.peer)
+    if (this.instruments !== undefined) this.countWritten(data, offset, written)
+    return written
+  }
+
+  private countWritten(data: Uint8Array | string, offset: number, written: Written): void {
+    const instruments = this.instruments!
+    if (typeof written === "object") return instruments.failed(written)
+    const end = typeof written === "number"
+      ? written
+      : typeof data === "string"
+      ? Buffer.byteLength(data)
+      : data.length
+    if (end > offset) instruments.transmitted(end - offset)
   }
 
   /** The socket is fully closed: called once by the backend. */
   backendClosed(): void {
+    this.instruments?.closed()
     const hooks = this.closeHooks
     this.closeHooks = null
     if (hooks != null) for (const hook of hooks) hook()
@@ -220,8 +252,11 @@ export class TcpConnection implements TcpConnectionShape, TcpConnectionOwner {
  * Makes the connection object of a backend connection, accepted or
  * connected: the one place every `TcpConnection` is made.
  */
-const makeConnection = (backend: TcpConnectionBackend, idleTimeout: Duration.Duration | undefined): TcpConnection =>
-  new TcpConnection(backend, idleTimeout)
+const makeConnection = (
+  backend: TcpConnectionBackend,
+  idleTimeout: Duration.Duration | undefined,
+  instruments: TcpInstruments | undefined
+): TcpConnection => new TcpConnection(backend, idleTimeout, instruments)
 
 /** @internal */
 export const isTcpConnection = (u: unknown): u is TcpConnectionShape => Predicate.hasProperty(u, TcpConnectionTypeId)
@@ -252,7 +287,12 @@ export class TcpListener implements TcpListenerShape {
   readonly accept: Effect.Effect<TcpConnectionShape, AcceptError, Scope.Scope>
   readonly connections: Stream.Stream<TcpConnectionShape, AcceptError>
 
-  constructor(readonly backend: TcpListenerBackend, private readonly idleTimeout: Duration.Duration | undefined) {
+  constructor(
+    readonly backend: TcpListenerBackend,
+    private readonly idleTimeout: Duration.Duration | undefined,
+    /** The clock of accepted connections' durations, when telemetry is on. */
+    private readonly telemetryClock: Clock.Clock | undefined
+  ) {
     this.address = backend.address
     const address = format(backend.address)
     const closed = () => acceptClosed(address)
@@ -324,7 +364,8 @@ export class TcpListener implements TcpListenerShape {
 
   /** The one place a connection accepted by a listener becomes a `TcpConnection`. */
   private accepted(backend: TcpConnectionBackend): TcpConnection {
-    return makeConnection(backend, this.idleTimeout)
+    const clock = this.telemetryClock
+    return makeConnection(backend, this.idleTimeout, clock === undefined ? undefined : new TcpInstruments(clock, "server"))
   }
 }
 
@@ -361,6 +402,21 @@ export const listen = (
   backend: TcpBackend,
   options: ListenOptions
 ): Effect.Effect<TcpListenerShape, BindError | AddressError, Scope.Scope> =>
+  step(
+    "effect_net.tcp.listen",
+    {
+      kind: "server",
+      attributes: () =>
+        endpointAttributes("tcp", { server: { host: String(options?.host ?? "127.0.0.1"), port: Number(options?.port ?? 0) } }),
+      describe: (listener) => endpointAttributes("tcp", { server: listener.address })
+    },
+    listenStep(backend, options)
+  )
+
+const listenStep = (
+  backend: TcpBackend,
+  options: ListenOptions
+): Effect.Effect<TcpListenerShape, BindError | AddressError, Scope.Scope> =>
   Effect.gen(function*() {
     const invalid = (message: string) => new BindError({ reason: "InvalidArgument", message })
     const host = yield* validateHost(options.host ?? "127.0.0.1")
@@ -377,7 +433,8 @@ export const listen = (
       keepAlive,
       connection
     })
-    return new TcpListener(listener, connection.idleTimeout)
+    const telemetryClock = (yield* isEnabled) ? yield* Effect.clock : undefined
+    return new TcpListener(listener, connection.idleTimeout, telemetryClock)
   })
 
 /**
@@ -387,6 +444,21 @@ export const listen = (
  * @internal
  */
 export const connect = (
+  backend: TcpBackend,
+  options: ConnectOptions
+): Effect.Effect<TcpConnectionShape, ConnectError | AddressError, Scope.Scope> =>
+  step(
+    "effect_net.tcp.connect",
+    {
+      kind: "client",
+      attributes: () => endpointAttributes("tcp", { server: { host: String(options?.host), port: Number(options?.port) } }),
+      describe: (connection) =>
+        endpointAttributes("tcp", { peer: connection.remoteAddress, client: connection.localAddress })
+    },
+    connectStep(backend, options)
+  )
+
+const connectStep = (
   backend: TcpBackend,
   options: ConnectOptions
 ): Effect.Effect<TcpConnectionShape, ConnectError | AddressError, Scope.Scope> =>
@@ -416,5 +488,6 @@ export const connect = (
         address: target
       })
     })
-    return makeConnection(opened, connection.idleTimeout)
+    const instruments = (yield* isEnabled) ? new TcpInstruments(yield* Effect.clock, "client") : undefined
+    return makeConnection(opened, connection.idleTimeout, instruments)
   })

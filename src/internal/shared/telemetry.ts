@@ -217,7 +217,8 @@ export const step = <A, E, R>(
   name: string,
   options: {
     readonly kind: Tracer.SpanKind
-    readonly attributes: Attributes
+    /** Made only when telemetry is on, from arguments not yet checked. */
+    readonly attributes: () => Attributes
     readonly describe?: ((value: A) => Attributes) | undefined
   },
   effect: Effect.Effect<A, E, R>
@@ -234,7 +235,7 @@ export const step = <A, E, R>(
         },
         onSuccess: (value) => describe === undefined ? Effect.void : Effect.annotateCurrentSpan(describe(value))
       }),
-      Effect.withSpan(name, { kind: options.kind, attributes: options.attributes, captureStackTrace: false })
+      Effect.withSpan(name, { kind: options.kind, attributes: options.attributes(), captureStackTrace: false })
     )
   })
 

@@ -94,7 +94,7 @@ class NodeUdpSocket implements UdpSocketBackend {
 
   takeFailure(): { readonly cause: unknown } | undefined {
     const failure = this.failure
-    this.failure = undefined
+    if (failure !== undefined) this.failure = undefined
     return failure
   }
 

@@ -24,6 +24,7 @@ import type { Datagram, UdpBindOptions, UdpConnectOptions, UdpSocket as UdpSocke
 import { maxPayload, UdpSocketTypeId } from "../../Udp.js"
 import { invalidSend, isPayload } from "./arguments.js"
 import { fromPull } from "./pullStream.js"
+import { endpointAttributes, isEnabled, step, UdpInstruments } from "./telemetry.js"
 import type { Destination, Inbox, UdpBackend, UdpSocketBackend } from "./udpBackend.js"
 import type { UdpBindRequest } from "./udpOptions.js"
 import { validateUdpBindOptions } from "./udpOptions.js"
@@ -39,7 +40,11 @@ class ReceiveBuffer implements Inbox {
   size = 0
   dropped = 0
 
-  constructor(private readonly capacity: number, private readonly overflow: "dropNewest" | "dropOldest") {}
+  constructor(
+    private readonly capacity: number,
+    private readonly overflow: "dropNewest" | "dropOldest",
+    private readonly instruments: UdpInstruments | undefined
+  ) {}
 
   offer(datagram: Datagram): boolean {
     if (this.size === this.capacity) {
@@ -55,6 +60,7 @@ class ReceiveBuffer implements Inbox {
   /** The one place a datagram is lost to the overflow policy. */
   private drop(): void {
     this.dropped++
+    this.instruments?.dropped(1)
   }
 
   private shift(): Datagram | undefined {
@@ -68,7 +74,9 @@ class ReceiveBuffer implements Inbox {
 
   /** The one place a datagram leaves the buffer for the user (`recv` and `datagrams` alike). */
   take(): Datagram | undefined {
-    return this.shift()
+    const datagram = this.shift()
+    if (datagram !== undefined) this.instruments?.received(datagram.payload.byteLength)
+    return datagram
   }
 
   takeAll(): Array<Datagram> {
@@ -130,7 +138,8 @@ export class UdpSocket implements UdpSocketShape {
   constructor(
     private readonly network: UdpBackend,
     private readonly backend: UdpSocketBackend,
-    private readonly buffer: ReceiveBuffer
+    private readonly buffer: ReceiveBuffer,
+    private readonly instruments: UdpInstruments | undefined
   ) {
     this.carrier = carrierOf(backend.address)
     const receiveAgain = () => this.receiveOne
@@ -192,7 +201,9 @@ export class UdpSocket implements UdpSocketShape {
   }
 
   private failed<Step extends "SendError" | "ReceiveError">(step: Step, cause: unknown) {
-    return fromCause(step, cause, { what: step === "SendError" ? "send to" : "receive from", address: this.where() })
+    const error = fromCause(step, cause, { what: step === "SendError" ? "send to" : "receive from", address: this.where() })
+    this.instruments?.failed(error)
+    return error
   }
 
   /** Connects the backend to `peer`: only it is heard from now on, and `send` needs no destination. */
@@ -280,19 +291,18 @@ export class UdpSocket implements UdpSocketShape {
     return Effect.async<void, SendError>((resume) => {
       // The socket closed while the destination was being resolved.
       if (this.closed) return resume(Effect.fail(this.closedSend()))
-      this.backend.transmit(bytes, destination, now, (cause) =>
-        resume(
-          cause === undefined
-            ? Effect.void
-            : Effect.fail(
-              this.closed
-                ? this.closedSend()
-                : fromCause("SendError", cause, {
-                  what: "send to",
-                  address: destination === undefined ? this.where() : format(destination)
-                })
-            )
-        ))
+      this.backend.transmit(bytes, destination, now, (cause) => {
+        if (cause === undefined) {
+          this.instruments?.transmitted(bytes.byteLength)
+          return resume(Effect.void)
+        }
+        const error = this.closed ? this.closedSend() : fromCause("SendError", cause, {
+          what: "send to",
+          address: destination === undefined ? this.where() : format(destination)
+        })
+        this.instruments?.failed(error)
+        resume(Effect.fail(error))
+      })
     })
   }
 
@@ -365,13 +375,14 @@ const open = <E>(
       })
     }
     const { broadcast, reuseAddress, ttl } = request
+    const instruments = (yield* isEnabled) ? new UdpInstruments() : undefined
     return yield* Effect.acquireRelease(
       Effect.suspend(() => {
-        const buffer = new ReceiveBuffer(request.capacity, request.overflow)
+        const buffer = new ReceiveBuffer(request.capacity, request.overflow, instruments)
         return Effect.flatMap(
           network.open({ family, host, port, reuseAddress, broadcast, ttl }, buffer),
           (backend) => {
-            const socket = new UdpSocket(network, backend, buffer)
+            const socket = new UdpSocket(network, backend, buffer, instruments)
             return configure(socket).pipe(Effect.onError(() => socket.close), Effect.as(socket))
           }
         )
@@ -390,7 +401,15 @@ export const bind = (
   network: UdpBackend,
   options: UdpBindOptions
 ): Effect.Effect<UdpSocketShape, BindError | AddressError, Scope.Scope> =>
-  Effect.flatMap(validateUdpBindOptions(options, undefined), (request) => open(network, request, () => Effect.void))
+  step(
+    "effect_net.udp.bind",
+    {
+      kind: "server",
+      attributes: () => endpointAttributes("udp", {}),
+      describe: (socket) => endpointAttributes("udp", { server: socket.address })
+    },
+    Effect.flatMap(validateUdpBindOptions(options, undefined), (request) => open(network, request, () => Effect.void))
+  )
 
 /**
  * The connect step: resolves the peer (in the family of the bind host, if
@@ -399,6 +418,20 @@ export const bind = (
  * @internal
  */
 export const connect = (
+  network: UdpBackend,
+  options: UdpConnectOptions
+): Effect.Effect<UdpSocketShape, BindError | ConnectError | AddressError, Scope.Scope> =>
+  step(
+    "effect_net.udp.connect",
+    {
+      kind: "client",
+      attributes: () => endpointAttributes("udp", { server: { host: String(options?.host), port: Number(options?.port) } }),
+      describe: (socket) => endpointAttributes("udp", { client: socket.address })
+    },
+    connectStep(network, options)
+  )
+
+const connectStep = (
   network: UdpBackend,
   options: UdpConnectOptions
 ): Effect.Effect<UdpSocketShape, BindError | ConnectError | AddressError, Scope.Scope> =>

@@ -236,7 +236,7 @@ export class SendError extends Schema.TaggedError<SendError>("effect-net/SendErr
  * @since 0.1.0
  * @category reasons
  */
-export const ReceiveErrorReason = Schema.Literal("ConnectionRefused", "Closed", "Unknown")
+export const ReceiveErrorReason = Schema.Literal("ConnectionRefused", "Closed", "InvalidArgument", "Unknown")
 
 /**
  * Receiving a UDP datagram failed. `ConnectionRefused` is the ICMP port

@@ -17,9 +17,12 @@ const pattern = (size: number, seed: number) => Uint8Array.from({ length: size }
 const udpHandles = () => openSocketHandles().filter((handle) => handle.startsWith("UDP"))
 
 /** Polls (every 10 ms, at most 5 s) until `check` holds. */
+// `repeat` with a schedule returns the schedule's output, not the check's:
+// the check is asked once more for the verdict.
 const eventually = (check: Effect.Effect<boolean>) =>
   check.pipe(
     Effect.repeat({ until: (done) => done, schedule: Schedule.spaced("10 millis").pipe(Schedule.upTo("5 seconds")) }),
+    Effect.zipRight(check),
     Effect.flatMap((done) => (done ? Effect.void : Effect.dieMessage("condition not reached within 5 seconds")))
   )
 

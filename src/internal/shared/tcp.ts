@@ -22,7 +22,7 @@ import type {
 import { invalidWrite, isPayload } from "./arguments.js"
 import { optionalDuration, optionalPositiveInteger } from "./options.js"
 import { fromPull } from "./pullStream.js"
-import { endpointAttributes, isEnabled, step, TcpInstruments } from "./telemetry.js"
+import { bindStep, endpointAttributes, isEnabled, step, TcpInstruments } from "./telemetry.js"
 import type {
   Claim,
   ConnectionSettings,
@@ -402,14 +402,10 @@ export const listen = (
   backend: TcpBackend,
   options: ListenOptions
 ): Effect.Effect<TcpListenerShape, BindError | AddressError, Scope.Scope> =>
-  step(
+  bindStep(
     "effect_net.tcp.listen",
-    {
-      kind: "server",
-      attributes: () =>
-        endpointAttributes("tcp", { server: { host: String(options?.host ?? "127.0.0.1"), port: Number(options?.port ?? 0) } }),
-      describe: (listener) => endpointAttributes("tcp", { server: listener.address })
-    },
+    "tcp",
+    () => ({ host: String(options?.host ?? "127.0.0.1"), port: Number(options?.port ?? 0) }),
     listenStep(backend, options)
   )
 

@@ -31,32 +31,23 @@ export const isEnabled: Effect.Effect<boolean> = TelemetryEnabled
 const activeConnections = Metric.gauge("effect_net.tcp.connections.active", {
   description: "TCP connections open now"
 })
-const connections = Metric.counter("effect_net.tcp.connections", {
-  description: "TCP connections established, by effect_net.role",
-  incremental: true
-})
+/** Every counter here only goes up: `incremental` makes the OpenTelemetry exporter report it as a sum. */
+const counter = (name: string, description: string) => Metric.counter(name, { description, incremental: true })
+
+const connections = counter("effect_net.tcp.connections", "TCP connections established, by effect_net.role")
 const connectionDuration = Metric.histogram(
   "effect_net.tcp.connection.duration",
   // 1 ms to about 4.7 hours, each bucket 4 times the last.
   MetricBoundaries.exponential({ start: 0.001, factor: 4, count: 12 }),
   "How long TCP connections stayed open, in seconds"
 )
-const io = Metric.counter("effect_net.io", {
-  description: "Bytes sent and received, by network.io.direction and network.transport",
-  incremental: true
-})
-const datagrams = Metric.counter("effect_net.udp.datagrams", {
-  description: "UDP datagrams sent and received, by network.io.direction",
-  incremental: true
-})
-const dropped = Metric.counter("effect_net.udp.dropped", {
-  description: "UDP datagrams dropped because a socket's receive buffer was full",
-  incremental: true
-})
-const errors = Metric.counter("effect_net.errors", {
-  description: "Failed socket steps and operations, by error.type and effect_net.error.reason",
-  incremental: true
-})
+const io = counter("effect_net.io", "Bytes sent and received, by network.io.direction and network.transport")
+const datagrams = counter("effect_net.udp.datagrams", "UDP datagrams sent and received, by network.io.direction")
+const dropped = counter("effect_net.udp.dropped", "UDP datagrams dropped because a socket's receive buffer was full")
+const errors = counter(
+  "effect_net.errors",
+  "Failed socket steps and operations, by error.type and effect_net.error.reason"
+)
 
 // Metrics find their registry entry by the identity of the tag array (a
 // WeakMap in effect's Metric), so every update reuses one of these arrays
@@ -238,6 +229,24 @@ export const step = <A, E, R>(
       Effect.withSpan(name, { kind: options.kind, attributes: options.attributes(), captureStackTrace: false })
     )
   })
+
+/**
+ * A step that binds a socket (`Tcp.listen`, `Udp.bind`): a server span with
+ * the address asked for, then the one bound.
+ *
+ * @internal
+ */
+export const bindStep = <A extends { readonly address: SocketAddress }, E, R>(
+  name: string,
+  transport: "tcp" | "udp",
+  requested: () => { readonly host: string; readonly port: number } | undefined,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  step(name, {
+    kind: "server",
+    attributes: () => endpointAttributes(transport, { server: requested() }),
+    describe: (bound) => endpointAttributes(transport, { server: bound.address })
+  }, effect)
 
 /**
  * Wraps one served connection's handler in `effect_net.tcp.connection`, so

@@ -24,7 +24,7 @@ import type { Datagram, UdpBindOptions, UdpConnectOptions, UdpSocket as UdpSocke
 import { maxPayload, UdpSocketTypeId } from "../../Udp.js"
 import { invalidSend, isPayload } from "./arguments.js"
 import { fromPull } from "./pullStream.js"
-import { endpointAttributes, isEnabled, step, UdpInstruments } from "./telemetry.js"
+import { bindStep, endpointAttributes, isEnabled, step, UdpInstruments } from "./telemetry.js"
 import type { Destination, Inbox, UdpBackend, UdpSocketBackend } from "./udpBackend.js"
 import type { UdpBindRequest } from "./udpOptions.js"
 import { validateUdpBindOptions } from "./udpOptions.js"
@@ -401,13 +401,10 @@ export const bind = (
   network: UdpBackend,
   options: UdpBindOptions
 ): Effect.Effect<UdpSocketShape, BindError | AddressError, Scope.Scope> =>
-  step(
+  bindStep(
     "effect_net.udp.bind",
-    {
-      kind: "server",
-      attributes: () => endpointAttributes("udp", {}),
-      describe: (socket) => endpointAttributes("udp", { server: socket.address })
-    },
+    "udp",
+    () => undefined,
     Effect.flatMap(validateUdpBindOptions(options, undefined), (request) => open(network, request, () => Effect.void))
   )
 

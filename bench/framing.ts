@@ -99,7 +99,9 @@ const prepare = (benchCase: Case) => {
   }
   const piecesPerRead = Math.max(1, Math.floor(readBytes / benchCase.chunkBytes))
   const reads: Array<Chunk.Chunk<Uint8Array>> = []
-  for (let i = 0; i < pieces.length; i += piecesPerRead) reads.push(Chunk.unsafeFromArray(pieces.slice(i, i + piecesPerRead)))
+  for (let i = 0; i < pieces.length; i += piecesPerRead) {
+    reads.push(Chunk.unsafeFromArray(pieces.slice(i, i + piecesPerRead)))
+  }
   return { framing, pieces, reads, frames, bytes: data.length }
 }
 
@@ -176,7 +178,8 @@ const handWrittenLengthPrefixed = (pieces: ReadonlyArray<Buffer>, onFrame: (fram
       }
       if (pending.bytes + data.length - offset < frameLength) break
       const missing = frameLength - pending.bytes
-      onFrame(pending.bytes === 0 ? data.subarray(offset, offset + missing) : pending.concat(data.subarray(offset, offset + missing)))
+      const rest = data.subarray(offset, offset + missing)
+      onFrame(pending.bytes === 0 ? rest : pending.concat(rest))
       offset += missing
       frameLength = -1
     }
@@ -184,7 +187,10 @@ const handWrittenLengthPrefixed = (pieces: ReadonlyArray<Buffer>, onFrame: (fram
   }
 }
 
-/** Hand-written `delimited` for `"\r\n\r\n"`: `Buffer.indexOf` of the delimiter, and one that straddles two pieces found at their seam. */
+/**
+ * Hand-written `delimited` for `"\r\n\r\n"`: `Buffer.indexOf` of the
+ * delimiter, and one that straddles two pieces found at their seam.
+ */
 const handWrittenDelimited = (pieces: ReadonlyArray<Buffer>, onFrame: (frame: Uint8Array) => void): void => {
   const pending = new Pending()
   const size = recordDelimiter.length

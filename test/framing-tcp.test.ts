@@ -1,9 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Fiber, Stream } from "effect"
+import { Chunk, Effect, Either, FastCheck as fc, Fiber, Stream } from "effect"
 import { call, chatClient } from "../scratchpad/chat/client.js"
 import { responses } from "../scratchpad/chat/protocol.js"
 import { chatServer } from "../scratchpad/chat/server.js"
 import * as Framing from "../src/Framing.js"
+import type { FrameError, ReadError } from "../src/NetError.js"
 import * as NodeNetwork from "../src/NodeNetwork.js"
 import * as Tcp from "../src/Tcp.js"
 import { concatBytes } from "./utils/bytes.js"
@@ -79,6 +80,88 @@ describe("Framing over real TCP", () => {
       expect(messages).toEqual(["whole"])
       expect(Either.isLeft(result) && result.left._tag === "FrameError" && result.left.reason).toBe("TruncatedFrame")
     }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)))
+})
+
+describe("Framing over real TCP (property)", () => {
+  // Frames up to a few KiB against a limit of 2 KiB: they span reads and
+  // the blocks a decoder assembles them in.
+  const limit = 2048
+  const utf8 = new TextEncoder()
+
+  const message = fc.oneof(
+    fc.string({ unit: "grapheme", maxLength: 40 }).filter((text) =>
+      !text.includes("\n") && !text.endsWith("\r") && utf8.encode(text).length <= limit
+    ),
+    fc.nat({ max: limit }).map((length) => "y".repeat(length))
+  )
+
+  /** The frames of `messages`, `overLimit` replacing the message at `overAt` if it is given. */
+  const input = (kind: "lines" | "lengthPrefixed", messages: ReadonlyArray<string>, overAt: number | undefined) =>
+    concatBytes(messages.flatMap((message, i) => {
+      const payload = utf8.encode(i === overAt ? "x".repeat(limit + 1) : message)
+      return kind === "lines"
+        ? [payload, utf8.encode("\n")]
+        : [new Uint8Array([0, 0, payload.length >> 8, payload.length & 255]), payload]
+    }))
+
+  /** Every message and, if decoding failed, its error's tag, reason and message. */
+  const outcome = <A>(decoded: Stream.Stream<A, FrameError | ReadError>) =>
+    Effect.gen(function*() {
+      const messages: Array<A> = []
+      const result = yield* decoded.pipe(
+        Stream.runForEachChunk((chunk) => Effect.sync(() => messages.push(...chunk))),
+        Effect.either
+      )
+      const error = Either.isLeft(result)
+        ? `${result.left._tag} ${result.left.reason}: ${result.left.message}`
+        : undefined
+      return { messages, error }
+    })
+
+  it.live.prop(
+    "however the bytes arrive, the frames and the error are those of the bytes in one chunk",
+    {
+      kind: fc.constantFrom("lines" as const, "lengthPrefixed" as const),
+      messages: fc.array(message, { maxLength: 30 }),
+      // Where a message over the limit goes (a fraction of the way), if anywhere.
+      overAt: fc.option(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true })),
+      cutShort: fc.constantFrom(0, 0, 1, 3),
+      sizes: fc.array(fc.integer({ min: 1, max: 3000 }), { minLength: 1, maxLength: 6 }),
+      pauses: fc.array(fc.boolean(), { minLength: 1, maxLength: 6 })
+    },
+    ({ cutShort, kind, messages, overAt, pauses, sizes }) =>
+      Effect.gen(function*() {
+        const decode = (bytes: Stream.Stream<Uint8Array, ReadError>): Stream.Stream<unknown, FrameError | ReadError> =>
+          kind === "lines"
+            ? Framing.lines({ maxLength: limit }).decode(bytes)
+            : Framing.lengthPrefixed({ maxFrameLength: limit }).decode(bytes)
+        const over = overAt === null || messages.length === 0 ? undefined : Math.floor(overAt * messages.length)
+        const whole = input(kind, messages, over)
+        const data = whole.subarray(0, Math.max(0, whole.length - cutShort))
+        const expected = yield* outcome(decode(Stream.make(data)))
+        if (cutShort === 0) {
+          const fitting = over ?? messages.length
+          const sent = kind === "lines" ? messages : messages.map((text) => utf8.encode(text))
+          expect(expected.messages).toEqual(sent.slice(0, fitting))
+          expect(expected.error?.startsWith("FrameError FrameTooLarge") ?? false).toBe(over !== undefined)
+        }
+
+        const { client, server } = yield* connectedPair
+        // At most 100 sends, some after a pause so that they arrive as reads of their own.
+        const pieces: Array<Uint8Array> = []
+        for (let offset = 0, i = 0; offset < data.length; i++) {
+          const size = i === 99 ? data.length - offset : sizes[i % sizes.length]!
+          pieces.push(data.subarray(offset, offset + size))
+          offset += size
+        }
+        const sending = Effect.forEach(pieces, (piece, i) =>
+          client.send(piece).pipe(Effect.zipRight(pauses[i % pauses.length] ? Effect.sleep("1 millis") : Effect.void)))
+        // Once the receiver fails it stops reading: the sender may then fail, which is expected.
+        yield* Effect.forkScoped(Effect.either(Effect.zipRight(sending, client.endWrite)))
+        expect(yield* outcome(decode(server.stream))).toEqual(expected)
+      }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer)),
+    { fastCheck: { numRuns: 30 }, timeout: 60_000 }
+  )
 })
 
 describe("scratchpad/chat (Framing.schema over TCP)", () => {

@@ -271,6 +271,153 @@ describe("Framing on arbitrary bytes (property)", () => {
   )
 })
 
+describe("Framing decode does not depend on chunking (property)", () => {
+  // Inputs of up to a few KiB, cut into pieces of 1 to 400 bytes: frames
+  // span pieces and fill several of the decoders' buffer blocks, and pieces
+  // hold many frames, as a busy socket's reads do.
+  const anySizes = fc.array(
+    fc.oneof(
+      { arbitrary: fc.integer({ min: 1, max: 3 }), weight: 2 },
+      { arbitrary: fc.integer({ min: 1, max: 64 }), weight: 2 },
+      { arbitrary: fc.integer({ min: 1, max: 400 }), weight: 1 }
+    ),
+    { maxLength: 8 }
+  )
+  /** Up to `max` bytes, their length drawn evenly (`uint8Array` favours short arrays). */
+  const sized = (max: number) =>
+    fc.tuple(fc.nat({ max }), fc.nat({ max: 255 })).map(([length, seed]) =>
+      Uint8Array.from({ length }, (_, i) => (seed + 31 * i) % 256)
+    )
+
+  type FullOutcome<A> = {
+    readonly messages: ReadonlyArray<A>
+    readonly error?: { readonly reason: FrameError["reason"]; readonly message: string; readonly cause: unknown }
+  }
+
+  /** Every message, and the whole error: reason, message, and the kind of its cause. */
+  const fullOutcome = <A>(framing: Framing.Framing<A>, pieces: ReadonlyArray<Uint8Array>, perChunk: number) =>
+    Effect.gen(function*() {
+      const messages: Array<A> = []
+      const result = yield* framing.decode(streamOf(pieces, perChunk)).pipe(
+        Stream.runForEachChunk((chunk) => Effect.sync(() => messages.push(...chunk))),
+        Effect.either
+      )
+      if (Either.isRight(result)) return { messages } as FullOutcome<A>
+      const { cause, message, reason } = result.left
+      return { messages, error: { reason, message, cause: cause?.constructor } } as FullOutcome<A>
+    })
+
+  const expectSameAsOneChunk = <A>(
+    framing: Framing.Framing<A>,
+    data: Uint8Array,
+    sizes: ReadonlyArray<number>,
+    perChunk: number
+  ) =>
+    Effect.gen(function*() {
+      const whole = yield* fullOutcome(framing, [data], 1)
+      expect(yield* fullOutcome(framing, cut(data, sizes), perChunk)).toEqual(whole)
+      return whole
+    })
+
+  // Bytes that make valid and invalid UTF-8 of every length: ASCII, lead
+  // bytes of 2, 3 and 4 byte sequences, continuations, a BOM's, overlong and
+  // surrogate starts, bytes never valid.
+  const utf8Alphabet = [
+    0x61, 0x0d, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80, 0xef, 0xbb, 0xbf, 0xed, 0xa0, 0xc0, 0xf4, 0x90, 0xff
+  ]
+  const utf8Bytes = fc.uint8Array({ maxLength: 40 }).map((raw) =>
+    raw.map((byte) => utf8Alphabet[byte % utf8Alphabet.length]!)
+  )
+  // Long ASCII lines too, so that a line fills several of a buffer's blocks.
+  const longLine = sized(1500).map((raw) => raw.map((byte) => 0x61 + byte % 26))
+  const lineParts = fc.array(
+    fc.oneof(
+      { arbitrary: fc.string({ unit: "grapheme", maxLength: 200 }).map(bytes), weight: 3 },
+      { arbitrary: longLine, weight: 3 },
+      // Mostly invalid, and decoding stops at the first invalid line.
+      { arbitrary: utf8Bytes, weight: 1 }
+    ),
+    { maxLength: 30 }
+  )
+  const linesInput = fc.tuple(lineParts, fc.array(fc.boolean(), { minLength: 30, maxLength: 30 }), utf8Bytes).map(
+    ([parts, crlf, tail]) =>
+      concatBytes([...parts.flatMap((part, i) => [part, bytes(crlf[i] ? "\r\n" : "\n")]), tail])
+  )
+
+  it.effect.prop(
+    "lines: any chunking gives the messages and the error of one chunk, as the reference does",
+    {
+      data: linesInput,
+      maxLength: fc.oneof(
+        fc.integer({ min: 0, max: 300 }),
+        fc.integer({ min: 256, max: 2000 }),
+        fc.constant(Framing.defaultMaxLength)
+      ),
+      sizes: anySizes,
+      perChunk
+    },
+    ({ data, maxLength, perChunk, sizes }) =>
+      Effect.gen(function*() {
+        const framing = Framing.lines({ maxLength })
+        const whole = yield* expectSameAsOneChunk(framing, data, sizes, perChunk)
+        expect({ messages: whole.messages, error: whole.error?.reason }).toEqual(referenceLines(data, maxLength))
+      }),
+    propOptions
+  )
+
+  it.effect.prop(
+    "lengthPrefixed: any chunking gives the frames and the error of one chunk, as the reference does",
+    {
+      lengthBytes: fc.constantFrom(1 as const, 2 as const, 4 as const),
+      frames: fc.array(fc.oneof(fc.uint8Array({ maxLength: 40 }), sized(3000)), { maxLength: 12 }),
+      tail: fc.uint8Array({ maxLength: 6 }),
+      maxFrameLength: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 3000 })),
+      sizes: anySizes,
+      perChunk
+    },
+    ({ frames, lengthBytes, maxFrameLength, perChunk, sizes, tail }) =>
+      Effect.gen(function*() {
+        // Headers written here, not by encode, so that frames over the limit occur.
+        const header = (length: number) =>
+          Uint8Array.from({ length: lengthBytes }, (_, i) => Math.floor(length / 256 ** (lengthBytes - 1 - i)) % 256)
+        const fitting = frames.map((frame) => frame.subarray(0, 2 ** (8 * lengthBytes) - 1))
+        const data = concatBytes([...fitting.flatMap((frame) => [header(frame.length), frame]), tail])
+        const framing = Framing.lengthPrefixed({ lengthBytes, maxFrameLength })
+        const whole = yield* expectSameAsOneChunk(framing, data, sizes, perChunk)
+        expect({ messages: whole.messages, error: whole.error?.reason }).toEqual(
+          referenceLengthPrefixed(data, lengthBytes, maxFrameLength)
+        )
+      }),
+    propOptions
+  )
+
+  it.effect.prop(
+    "delimited: any chunking gives the frames and the error of one chunk, as the reference does",
+    {
+      // Delimiter bytes (0 and 1) everywhere, or long runs of other bytes
+      // with a delimiter here and there, so that frames are long.
+      input: fc.oneof(
+        fc.uint8Array({ maxLength: 2000 }).map((raw) => raw.map((byte) => [0, 1, 0, 1, 2, 2, 2, 2][byte % 8]!)),
+        fc.array(sized(1500).map((raw) => raw.map((byte) => 2 + byte % 254)), { maxLength: 4 })
+      ),
+      delimiter: fc.uint8Array({ min: 0, max: 1, minLength: 1, maxLength: 4 }),
+      maxLength: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 3000 })),
+      sizes: anySizes,
+      perChunk
+    },
+    ({ delimiter, input, maxLength, perChunk, sizes }) =>
+      Effect.gen(function*() {
+        const data = input instanceof Uint8Array ? input : concatBytes(input.flatMap((run) => [run, delimiter]))
+        const framing = Framing.delimited(delimiter, { maxLength })
+        const whole = yield* expectSameAsOneChunk(framing, data, sizes, perChunk)
+        expect({ messages: whole.messages, error: whole.error?.reason }).toEqual(
+          referenceDelimited(data, delimiter, maxLength)
+        )
+      }),
+    propOptions
+  )
+})
+
 describe("Framing.lines", () => {
   const framing = Framing.lines()
 
@@ -519,7 +666,8 @@ describe("Framing byte frames", () => {
       const cases = [
         { framing: Framing.delimited(";"), input: () => Buffer.from("abc;") },
         { framing: Framing.lengthPrefixed({ lengthBytes: 1 }), input: () => Buffer.from([3, 97, 98, 99]) },
-        { framing: Framing.lengthPrefixed({ lengthBytes: 1 }), input: () => Buffer.from([3, 97, 98, 99]), size: 2 }
+        { framing: Framing.lengthPrefixed({ lengthBytes: 1 }), input: () => Buffer.from([3, 97, 98, 99]), size: 2 },
+        { framing: Framing.delimited(";"), input: () => Buffer.from("abc;"), size: 1 }
       ]
       for (const { framing, input, size } of cases) {
         const data = input()

@@ -171,16 +171,10 @@ class FrameBuffer {
     this.used = 0
   }
 
-  /** The byte at `index` (< `length`). */
-  byteAt(index: number): number {
-    let blockEnd = this.length
-    if (index >= blockEnd - this.used) return this.current[index - (blockEnd - this.used)]!
-    blockEnd -= this.used
-    for (let i = this.full.length - 1;; i--) {
-      const block = this.full[i]!
-      if (index >= blockEnd - block.length) return block[index - (blockEnd - block.length)]!
-      blockEnd -= block.length
-    }
+  /** The last byte appended (`length` > 0). */
+  lastByte(): number {
+    // An append that adds a block writes into it: the last byte is always in `current`.
+    return this.current[this.used - 1]!
   }
 
   /** The first `length` bytes, for reading before the next `append`. */
@@ -414,7 +408,8 @@ const delimitedDecoder = <A>(options: DelimitedOptions, frames: FrameSink<A>): D
           error = frames.fromChunk(start, start + frameLength, out)
         } else {
           if (frameLength > buffer.length) buffer.append(chunk, start, end - size)
-          if (stripCR && frameLength > 0 && buffer.byteAt(frameLength - 1) === CR) frameLength--
+          // With a 1-byte delimiter ("\n" when stripping "\r") the frame is all that is buffered.
+          if (stripCR && frameLength > 0 && buffer.lastByte() === CR) frameLength--
           if (frameLength > maxLength) return overLimit()
           error = frames.fromBuffer(buffer, frameLength, out)
           buffer.clear()

@@ -400,17 +400,17 @@ const listenBackend = (
 const primaryError = (error: unknown): unknown =>
   error instanceof AggregateError && error.errors.length > 0 ? error.errors[0] : error
 
+/** A chain of `flatMap`s rather than `Effect.gen`, as the front's connect step (a client may connect per request). */
 const connectBackend = (
   settings: Backend.ConnectSettings
 ): Effect.Effect<Backend.TcpConnectionBackend, ConnectError | AddressError, Scope.Scope> =>
-  Effect.gen(function*() {
+  // Suspended: the state below belongs to one run (a retried connect runs it again).
+  Effect.suspend(() => {
     const { host, localAddress, localPort, port } = settings
     const target = format({ host, port })
     if (localAddress !== undefined && familyOf(localAddress) === undefined) {
-      return yield* localAddressNotAnIp(target, localAddress)
+      return Effect.fail(localAddressNotAnIp(target, localAddress))
     }
-    const scope = yield* Effect.scope
-
     // Registered before the socket exists, so that whatever ends the scope
     // (success, failure, interruption mid-connect) closes it.
     let socket: Net.Socket | undefined
@@ -419,17 +419,13 @@ const connectBackend = (
     // (a forked fiber not yet interrupted): what it connects must not outlive
     // the scope, as acquireRelease releases at once into a closed scope.
     let released = false
-    yield* Scope.addFinalizer(
-      scope,
-      Effect.suspend(() => {
-        released = true
-        if (connection !== undefined) return connection.close
-        if (socket !== undefined && !socket.destroyed) socket.destroy()
-        return Effect.void
-      })
-    )
-
-    return yield* Effect.async<Backend.TcpConnectionBackend, ConnectError>((resume) => {
+    const finalizer = Effect.suspend(() => {
+      released = true
+      if (connection !== undefined) return connection.close
+      if (socket !== undefined && !socket.destroyed) socket.destroy()
+      return Effect.void
+    })
+    const opening = Effect.async<Backend.TcpConnectionBackend, ConnectError>((resume) => {
       const opened = Net.connect({
         host,
         port,
@@ -461,6 +457,7 @@ const connectBackend = (
         opened.destroy()
       })
     })
+    return Effect.zipRight(Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, finalizer)), opening)
   })
 
 const backend: Backend.TcpBackend = { clock: realTime, listen: listenBackend, connect: connectBackend }

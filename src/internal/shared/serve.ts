@@ -62,15 +62,18 @@ export const serve = <E, R>(
         })
       )
 
+    // A chain of `flatMap`s rather than `Effect.gen`: this runs once per
+    // accepted connection.
+    const acceptInto = (restore: <A, E2, R2>(effect: Effect.Effect<A, E2, R2>) => Effect.Effect<A, E2, R2>) =>
+      Effect.flatMap(Scope.make(), (scope) =>
+        restore(Scope.extend(listener.accept, scope)).pipe(
+          Effect.onError((cause) => finish(scope, Exit.failCause(cause))),
+          Effect.flatMap((connection) => FiberSet.run(handlers, runHandler(connection, scope)))
+        ))
     const acceptOne = Effect.uninterruptibleMask((restore) =>
-      Effect.gen(function*() {
-        if (semaphore !== undefined) yield* restore(semaphore.take(1))
-        const scope = yield* Scope.make()
-        const connection = yield* restore(Scope.extend(listener.accept, scope)).pipe(
-          Effect.onError((cause) => finish(scope, Exit.failCause(cause)))
-        )
-        yield* FiberSet.run(handlers, runHandler(connection, scope))
-      })
+      semaphore === undefined
+        ? acceptInto(restore)
+        : Effect.zipRight(restore(semaphore.take(1)), acceptInto(restore))
     )
     // On interruption (or a fatal accept error) stop accepting first and give
     // running handlers their grace period; closing the scope then interrupts

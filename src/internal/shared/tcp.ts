@@ -22,7 +22,7 @@ import type {
 import { invalidWrite, isPayload } from "./arguments.js"
 import { optionalDuration, optionalPositiveInteger } from "./options.js"
 import { fromPull } from "./pullStream.js"
-import { bindStep, endpointAttributes, isEnabled, step, TcpInstruments } from "./telemetry.js"
+import { bindStep, endpointAttributes, isEnabled, makeTcpInstruments, step, TcpInstruments } from "./telemetry.js"
 import type {
   Claim,
   ConnectionSettings,
@@ -369,24 +369,33 @@ export class TcpListener implements TcpListenerShape {
   }
 }
 
+/** The settings of a connection given none of its own: most connections, checked without an Effect. */
+const defaultConnectionSettings: ConnectionSettings = { idleTimeout: undefined, closeTimeout: defaultCloseTimeout }
+
 const connectionSettings = <E>(
   options: TcpSocketOptions,
   onInvalid: (message: string) => E
 ): Effect.Effect<ConnectionSettings, E> =>
-  Effect.all({
-    idleTimeout: optionalDuration(options.idleTimeout, "idleTimeout", onInvalid),
-    closeTimeout: Effect.map(
-      optionalDuration(options.closeTimeout, "closeTimeout", onInvalid),
-      (duration) => duration ?? defaultCloseTimeout
+  options.idleTimeout === undefined && options.closeTimeout === undefined
+    ? Effect.succeed(defaultConnectionSettings)
+    : Effect.flatMap(
+      optionalDuration(options.idleTimeout, "idleTimeout", onInvalid),
+      (idleTimeout) =>
+        Effect.map(
+          optionalDuration(options.closeTimeout, "closeTimeout", onInvalid),
+          (closeTimeout) => ({ idleTimeout, closeTimeout: closeTimeout ?? defaultCloseTimeout })
+        )
     )
-  })
+
+const keepAliveOff: KeepAliveSettings = { keepAlive: false }
+const keepAliveOn: KeepAliveSettings = { keepAlive: true }
 
 const keepAliveSettings = <E>(
   keepAlive: TcpSocketOptions["keepAlive"],
   onInvalid: (message: string) => E
 ): Effect.Effect<KeepAliveSettings, E> =>
   typeof keepAlive === "boolean" || keepAlive === undefined
-    ? Effect.succeed({ keepAlive: keepAlive === true })
+    ? Effect.succeed(keepAlive === true ? keepAliveOn : keepAliveOff)
     : Effect.map(optionalDuration(keepAlive, "keepAlive", onInvalid), (delay) => ({
       keepAlive: true,
       keepAliveInitialDelay: Duration.toMillis(delay ?? Duration.zero)
@@ -454,36 +463,47 @@ export const connect = (
     connectStep(backend, options)
   )
 
+/**
+ * A chain of `flatMap`s rather than `Effect.gen`: a client that opens a
+ * connection per request pays this on every one, and a generator's
+ * iterator and adapter cost more than the checks themselves.
+ */
 const connectStep = (
   backend: TcpBackend,
   options: ConnectOptions
-): Effect.Effect<TcpConnectionShape, ConnectError | AddressError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const invalid = (message: string) => new ConnectError({ reason: "InvalidArgument", message })
-    const host = yield* validateHost(options.host)
-    const port = yield* validatePort(options.port, { allowZero: false })
-    const localAddress = options.localAddress === undefined ? undefined : yield* validateHost(options.localAddress)
-    const localPort = options.localPort === undefined ? undefined : yield* validatePort(options.localPort)
-    const timeout = yield* optionalDuration(options.timeout, "timeout", invalid)
-    const connection = yield* connectionSettings(options, invalid)
-    const keepAlive = yield* keepAliveSettings(options.keepAlive, invalid)
-    const opening = backend.connect({
-      host,
-      port,
-      localAddress,
-      localPort,
-      noDelay: options.noDelay === true,
-      keepAlive,
-      connection
-    })
-    const opened = yield* timeout === undefined ? opening : backend.clock.timeoutFail(opening, timeout, () => {
-      const target = format({ host, port })
-      return new ConnectError({
-        reason: "TimedOut",
-        message: `connect to ${target} failed: timed out after ${Duration.format(timeout)}`,
-        address: target
-      })
-    })
-    const instruments = (yield* isEnabled) ? new TcpInstruments(yield* Effect.clock, "client") : undefined
-    return makeConnection(opened, connection.idleTimeout, instruments)
-  })
+): Effect.Effect<TcpConnectionShape, ConnectError | AddressError, Scope.Scope> => {
+  const invalid = (message: string) => new ConnectError({ reason: "InvalidArgument", message })
+  const { localAddress, localPort } = options
+  return Effect.flatMap(validateHost(options.host), (host) =>
+    Effect.flatMap(validatePort(options.port, { allowZero: false }), (port) =>
+      Effect.flatMap(localAddress === undefined ? Effect.succeed(undefined) : validateHost(localAddress), (localHost) =>
+        Effect.flatMap(localPort === undefined ? Effect.succeed(undefined) : validatePort(localPort), (localPortChecked) =>
+          Effect.flatMap(optionalDuration(options.timeout, "timeout", invalid), (timeout) =>
+            Effect.flatMap(connectionSettings(options, invalid), (connection) =>
+              Effect.flatMap(keepAliveSettings(options.keepAlive, invalid), (keepAlive) => {
+                const opening = backend.connect({
+                  host,
+                  port,
+                  localAddress: localHost,
+                  localPort: localPortChecked,
+                  noDelay: options.noDelay === true,
+                  keepAlive,
+                  connection
+                })
+                const opened = timeout === undefined
+                  ? opening
+                  : backend.clock.timeoutFail(opening, timeout, () => {
+                    const target = format({ host, port })
+                    return new ConnectError({
+                      reason: "TimedOut",
+                      message: `connect to ${target} failed: timed out after ${Duration.format(timeout)}`,
+                      address: target
+                    })
+                  })
+                return Effect.flatMap(opened, (backendConnection) =>
+                  Effect.map(
+                    makeTcpInstruments("client"),
+                    (instruments) => makeConnection(backendConnection, connection.idleTimeout, instruments)
+                  ))
+              })))))))
+}

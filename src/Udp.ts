@@ -6,7 +6,9 @@
  *
  * @since 0.1.0
  */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
@@ -105,12 +107,75 @@ export interface UdpSocket {
     to?: SocketAddress | { readonly host: string; readonly port: number }
   ) => Effect.Effect<void, SendError>
   /**
+   * Sends every payload, in order, to `to` (the peer of a connected socket
+   * when left out), and completes when all of them are sent: the datagrams
+   * are handed to the OS at once and their completions awaited together, so
+   * a batch costs one wait where `Effect.forEach(payloads, send)` costs one
+   * per datagram (and a fiber each with `concurrency`).
+   *
+   * Every payload is checked as `send` checks it and `to` once, before
+   * anything goes: a payload that is not a `Uint8Array` or a string, or one
+   * too large for a datagram, fails the batch with `send`'s error and sends
+   * none of it. A datagram the OS refuses fails the batch with the first
+   * such error, once every completion has come; the others may have gone.
+   * An empty batch sends nothing. Interrupted before it runs, it sends
+   * nothing; once it runs, every datagram is in the OS's hands, and an
+   * interruption only stops the wait.
+   *
+   * @since 0.2.0
+   */
+  readonly sendAll: (
+    payloads: Iterable<Uint8Array | string>,
+    to?: SocketAddress | { readonly host: string; readonly port: number }
+  ) => Effect.Effect<void, SendError>
+  /**
    * `recvfrom()`: the next datagram, waiting for one.
    *
    * Interruption loses nothing: a datagram leaves the receive buffer only
-   * in the step that returns it. It has no timeout of its own.
+   * in the step that returns it. It has no timeout of its own: see
+   * `recvWithin`.
    */
   readonly recv: Effect.Effect<Datagram, ReceiveError>
+  /**
+   * `recv` with a deadline: the next datagram, or `None` when none arrived
+   * within `timeout`. A buffered datagram is returned at once.
+   *
+   * Use it instead of `recv.pipe(Effect.timeoutOption(timeout))`, which
+   * races the receive against a sleep in a fiber of its own on every call:
+   * this waits with one timer and no other fiber. The timeout runs in real
+   * time on NodeNetwork and on the `Clock` on TestNetwork, as the simulated
+   * network's latency does (so a `TestClock` drives it there).
+   *
+   * Interruption loses nothing, as with `recv`: a datagram arriving after
+   * it is there for the next receive. A `timeout` that is not a
+   * non-negative duration (negative, NaN, malformed, as a configuration
+   * file may hold) fails with `InvalidArgument` rather than being read as
+   * zero; an infinite one waits like `recv`.
+   *
+   * @example
+   * ```ts
+   * import { Effect, Option } from "effect"
+   * import { NodeNetwork, Udp } from "effect-net"
+   *
+   * // Ask until answered: UDP may lose the request or the reply.
+   * const ask = (socket: Udp.UdpSocket, request: string) =>
+   *   Effect.gen(function*() {
+   *     while (true) {
+   *       yield* socket.send(request)
+   *       const reply = yield* socket.recvWithin("200 millis")
+   *       if (Option.isSome(reply)) return reply.value
+   *     }
+   *   })
+   *
+   * const program = Effect.gen(function*() {
+   *   const socket = yield* Udp.connect({ host: "127.0.0.1", port: 12345 })
+   *   return yield* ask(socket, "time?")
+   * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
+   * ```
+   *
+   * @since 0.2.0
+   */
+  readonly recvWithin: (timeout: Duration.DurationInput) => Effect.Effect<Option.Option<Datagram>, ReceiveError>
   /**
    * The receive loop.
    *
@@ -195,7 +260,7 @@ export const bind = (
  *   const socket = yield* Udp.connect({ host: "127.0.0.1", port: 12345 })
  *   yield* socket.send("Hello")
  *   // UDP may lose the reply: wait for it a bounded time.
- *   const reply = yield* socket.recv.pipe(Effect.timeoutOption("1 second"))
+ *   const reply = yield* socket.recvWithin("1 second")
  *   return reply
  * }).pipe(Effect.scoped, Effect.provide(NodeNetwork.layer))
  * ```

@@ -10,6 +10,7 @@
  *
  * @internal
  */
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Dgram from "node:dgram"
@@ -20,6 +21,7 @@ import type { SocketAddress } from "../../Address.js"
 import type { AddressError, BindError, ConnectError } from "../../NetError.js"
 import { fromCause } from "../../NetError.js"
 import type { UdpBindOptions, UdpConnectOptions, UdpSocket } from "../../Udp.js"
+import { afterReal } from "../shared/time.js"
 import * as Front from "../shared/udp.js"
 import type { Destination, Inbox, UdpBackend, UdpSocketBackend, UdpSocketSettings } from "../shared/udpBackend.js"
 import { lookupHost } from "./dns.js"
@@ -88,8 +90,28 @@ class NodeUdpSocket implements UdpSocketBackend {
     return Effect.suspend(() => step(Date.now()))
   }
 
-  wait<A, E>(_ready: () => boolean, next: () => Effect.Effect<A, E>): Effect.Effect<A, E> {
-    return this.waiters.waitThen(next)
+  wait<A, E>(
+    _ready: () => boolean,
+    next: (timedOut?: boolean) => Effect.Effect<A, E>,
+    deadline = Infinity
+  ): Effect.Effect<A, E> {
+    if (deadline === Infinity) return this.waiters.waitThen(next)
+    // The timer wakes every waiter, which is harmless (each looks again),
+    // so that a deadline costs one timer and no wait of its own.
+    return Effect.suspend(() => {
+      let timedOut = false
+      const cancel = afterReal(Duration.millis(Math.max(0, deadline - Date.now())), () => {
+        timedOut = true
+        this.waiters.wakeAll()
+      })
+      return Effect.onInterrupt(
+        this.waiters.waitThen(() => {
+          cancel()
+          return next(timedOut)
+        }),
+        () => Effect.sync(cancel)
+      )
+    })
   }
 
   takeFailure(): { readonly cause: unknown } | undefined {

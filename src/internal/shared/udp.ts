@@ -13,7 +13,9 @@
  * @internal
  */
 import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { Family, SocketAddress } from "../../Address.js"
@@ -23,6 +25,7 @@ import { AddressError, fromCause, MulticastError, ReceiveError, SendError } from
 import type { Datagram, UdpBindOptions, UdpConnectOptions, UdpSocket as UdpSocketShape } from "../../Udp.js"
 import { maxPayload, UdpSocketTypeId } from "../../Udp.js"
 import { invalidSend, isPayload } from "./arguments.js"
+import { optionalDuration } from "./options.js"
 import { fromPull } from "./pullStream.js"
 import { bindStep, endpointAttributes, isEnabled, step, UdpInstruments } from "./telemetry.js"
 import type { Destination, Inbox, UdpBackend, UdpSocketBackend } from "./udpBackend.js"
@@ -145,12 +148,9 @@ export class UdpSocket implements UdpSocketShape {
     const receiveAgain = () => this.receiveOne
     const receiveAllAgain = () => this.receiveAll
     this.receiveOne = backend.atNow(() => {
-      const datagram = this.buffer.take()
-      if (datagram !== undefined) return Effect.succeed(datagram)
-      if (this.closed) return Effect.fail(this.closedReceive())
-      const failure = this.backend.takeFailure()
-      if (failure !== undefined) return Effect.fail(this.failed("ReceiveError", failure.cause))
-      return this.backend.wait(this.ready, receiveAgain)
+      const taken = this.take()
+      if (taken === undefined) return this.backend.wait(this.ready, receiveAgain)
+      return taken instanceof ReceiveError ? Effect.fail(taken) : Effect.succeed(taken)
     })
     // Every buffered datagram at once; `undefined` ends the stream once the socket is closed.
     this.receiveAll = backend.atNow(() => {
@@ -172,6 +172,43 @@ export class UdpSocket implements UdpSocketShape {
 
   get recv(): Effect.Effect<Datagram, ReceiveError> {
     return this.receiveOne
+  }
+
+  readonly recvWithin = (timeout: Duration.DurationInput): Effect.Effect<Option.Option<Datagram>, ReceiveError> =>
+    Effect.flatMap(
+      optionalDuration(timeout, "timeout", this.invalidTimeout),
+      // Required, unlike the options `optionalDuration` is made for: `undefined` is no duration here.
+      (duration) =>
+        duration === undefined
+          ? Effect.fail(this.invalidTimeout(`timeout ${String(timeout)} is not a non-negative duration`))
+          : this.backend.atNow((now) => this.receiveBy(now, now + Duration.toMillis(duration)))
+    )
+
+  private readonly invalidTimeout = (message: string): ReceiveError => {
+    const here = format(this.backend.address)
+    return new ReceiveError({ reason: "InvalidArgument", message: `receive on ${here} failed: ${message}`, address: here })
+  }
+
+  /** The next datagram, or `None` once the backend's time reaches `deadline`. */
+  private receiveBy(now: number, deadline: number): Effect.Effect<Option.Option<Datagram>, ReceiveError> {
+    const attempt = (now: number, timedOut = false): Effect.Effect<Option.Option<Datagram>, ReceiveError> => {
+      const taken = this.take()
+      if (taken === undefined) {
+        return timedOut || now >= deadline ? Effect.succeedNone : this.backend.wait(this.ready, again, deadline)
+      }
+      return taken instanceof ReceiveError ? Effect.fail(taken) : Effect.succeed(Option.some(taken))
+    }
+    const again = (timedOut?: boolean) => this.backend.atNow((now) => attempt(now, timedOut))
+    return attempt(now)
+  }
+
+  /** What a receive gets now: a datagram, the error of a closed or failed socket, or nothing yet. */
+  private take(): Datagram | ReceiveError | undefined {
+    const datagram = this.buffer.take()
+    if (datagram !== undefined) return datagram
+    if (this.closed) return this.closedReceive()
+    const failure = this.backend.takeFailure()
+    return failure === undefined ? undefined : this.failed("ReceiveError", failure.cause)
   }
 
   get datagrams(): Stream.Stream<Datagram, ReceiveError> {
@@ -217,39 +254,73 @@ export class UdpSocket implements UdpSocketShape {
   readonly send = (payload: Uint8Array | string, to?: Destination): Effect.Effect<void, SendError> =>
     this.backend.atNow((now) => {
       if (!isPayload(payload)) return Effect.fail(invalidSend(payload, format(this.backend.address)))
-      if (this.closed) return Effect.fail(this.closedSend())
-      const failure = this.backend.takeFailure()
-      if (failure !== undefined) return Effect.fail(this.failed("SendError", failure.cause))
+      const blocked = this.sendBlocked()
+      if (blocked !== undefined) return Effect.fail(blocked)
       const bytes = this.backend.toBytes(payload)
-      const limit = maxPayload[this.carrier]
-      if (bytes.byteLength > limit) {
-        return Effect.fail(
+      const tooLarge = this.tooLarge(bytes)
+      if (tooLarge !== undefined) return Effect.fail(tooLarge)
+      return this.toDestination(to, (destination) => this.transmit(bytes, destination, now))
+    })
+
+  readonly sendAll = (payloads: Iterable<Uint8Array | string>, to?: Destination): Effect.Effect<void, SendError> =>
+    this.backend.atNow((now) => {
+      const batch = Array.from(payloads)
+      for (const payload of batch) {
+        if (!isPayload(payload)) return Effect.fail(invalidSend(payload, format(this.backend.address)))
+      }
+      const blocked = this.sendBlocked()
+      if (blocked !== undefined) return Effect.fail(blocked)
+      const datagrams = new Array<Uint8Array>(batch.length)
+      for (let i = 0; i < batch.length; i++) {
+        const bytes = this.backend.toBytes(batch[i])
+        const tooLarge = this.tooLarge(bytes)
+        if (tooLarge !== undefined) return Effect.fail(tooLarge)
+        datagrams[i] = bytes
+      }
+      return this.toDestination(to, (destination) => this.transmitAll(datagrams, destination, now))
+    })
+
+  /** Why nothing can be sent now: the socket is closed, or has an asynchronous error to report. */
+  private sendBlocked(): SendError | undefined {
+    if (this.closed) return this.closedSend()
+    const failure = this.backend.takeFailure()
+    return failure === undefined ? undefined : this.failed("SendError", failure.cause)
+  }
+
+  private tooLarge(bytes: Uint8Array): SendError | undefined {
+    const limit = maxPayload[this.carrier]
+    if (bytes.byteLength <= limit) return undefined
+    return new SendError({
+      reason: "MessageTooLarge",
+      message: `send of ${bytes.byteLength} bytes from ${
+        format(this.backend.address)
+      } failed: a UDP datagram over ${this.carrier} carries at most ${limit} bytes`,
+      address: this.where()
+    })
+  }
+
+  /** Runs `use` with where `to` sends (`undefined`: the peer of a connected socket), or fails for a `to` it cannot use. */
+  private toDestination(
+    to: Destination | undefined,
+    use: (destination: Destination | undefined) => Effect.Effect<void, SendError>
+  ): Effect.Effect<void, SendError> {
+    if (to === undefined) {
+      return this.peer === undefined
+        ? Effect.fail(
           new SendError({
-            reason: "MessageTooLarge",
-            message: `send of ${bytes.byteLength} bytes from ${
+            reason: "InvalidAddress",
+            message: `send from ${
               format(this.backend.address)
-            } failed: a UDP datagram over ${this.carrier} carries at most ${limit} bytes`,
-            address: this.where()
+            } failed: the socket is not connected, so a destination is required`
           })
         )
-      }
-      if (to === undefined) {
-        return this.peer === undefined
-          ? Effect.fail(
-            new SendError({
-              reason: "InvalidAddress",
-              message: `send from ${
-                format(this.backend.address)
-              } failed: the socket is not connected, so a destination is required`
-            })
-          )
-          : this.transmit(bytes, undefined, now)
-      }
-      // The common case, answering the `from` of a received datagram, needs
-      // none of the Effects that validating a host name or a mismatch takes.
-      if (this.peer === undefined && isLiteralOf(to, this.backend.address.family)) return this.transmit(bytes, to, now)
-      return Effect.flatMap(this.destination(to), (destination) => this.transmit(bytes, destination, now))
-    })
+        : use(undefined)
+    }
+    // The common case, answering the `from` of a received datagram, needs
+    // none of the Effects that validating a host name or a mismatch takes.
+    if (this.peer === undefined && isLiteralOf(to, this.backend.address.family)) return use(to)
+    return Effect.flatMap(this.destination(to), use)
+  }
 
   /**
    * Validates and resolves `to`; on a connected socket it may only name the
@@ -292,18 +363,44 @@ export class UdpSocket implements UdpSocketShape {
       // The socket closed while the destination was being resolved.
       if (this.closed) return resume(Effect.fail(this.closedSend()))
       this.backend.transmit(bytes, destination, now, (cause) => {
-        if (cause === undefined) {
-          this.instruments?.transmitted(bytes.byteLength)
-          return resume(Effect.void)
-        }
-        const error = this.closed ? this.closedSend() : fromCause("SendError", cause, {
-          what: "send to",
-          address: destination === undefined ? this.where() : format(destination)
-        })
-        this.instruments?.failed(error)
-        resume(Effect.fail(error))
+        const error = this.sent(bytes, destination, cause)
+        resume(error === undefined ? Effect.void : Effect.fail(error))
       })
     })
+  }
+
+  /** Hands every datagram to the backend at once and waits for all their completions: the first failure is the batch's. */
+  private transmitAll(
+    datagrams: ReadonlyArray<Uint8Array>,
+    destination: Destination | undefined,
+    now: number
+  ): Effect.Effect<void, SendError> {
+    if (datagrams.length === 0) return Effect.void
+    return Effect.async<void, SendError>((resume) => {
+      if (this.closed) return resume(Effect.fail(this.closedSend()))
+      let pending = datagrams.length
+      let first: SendError | undefined = undefined
+      for (const bytes of datagrams) {
+        this.backend.transmit(bytes, destination, now, (cause) => {
+          first ??= this.sent(bytes, destination, cause)
+          if (--pending === 0) resume(first === undefined ? Effect.void : Effect.fail(first))
+        })
+      }
+    })
+  }
+
+  /** Where a send completes: counted when it went, else the error it failed with. */
+  private sent(bytes: Uint8Array, destination: Destination | undefined, cause: unknown): SendError | undefined {
+    if (cause === undefined) {
+      this.instruments?.transmitted(bytes.byteLength)
+      return undefined
+    }
+    const error = this.closed ? this.closedSend() : fromCause("SendError", cause, {
+      what: "send to",
+      address: destination === undefined ? this.where() : format(destination)
+    })
+    this.instruments?.failed(error)
+    return error
   }
 
   readonly joinMulticast = (group: string, iface?: string): Effect.Effect<void, MulticastError, Scope.Scope> =>

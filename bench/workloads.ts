@@ -138,7 +138,7 @@ export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
       setup: `client and server in separate processes; ${roundTrips} round trips of 64 bytes, one in flight per ${
         transport === "tcp"
           ? "connection: the client sends, then `recv`s until 64 bytes are back; the server echoes with `Stream.run(conn.stream, conn.sink)`"
-          : `socket: the client (\`Udp.bind\`) sends to \`{ host, port }\` and waits with \`recv.pipe(Effect.timeoutOption("${udpReplyTimeoutMs} millis"))\`, sending again on a timeout; the server echoes each of \`socket.datagrams\` to its sender`
+          : `socket: the client (\`Udp.bind\`) sends to \`{ host, port }\` and waits with \`socket.recvWithin("${udpReplyTimeoutMs} millis")\` (which replaces \`recv.pipe(Effect.timeoutOption(…))\`), sending again on a timeout; the server echoes each of \`socket.datagrams\` to its sender`
       }`,
       implementations: [...(transport === "tcp" ? tcp : udp), ...(withTelemetry ? ["effect-net+telemetry" as const] : [])],
       metrics: [
@@ -264,7 +264,7 @@ export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
       key: "udp-flood",
       title: "UDP flood",
       setup:
-        `receiver and sender in separate processes; ${flood} datagrams of 512 bytes from a connected socket in batches of ${floodBatch}, each batch sent with \`Effect.forEach(batch, send, { concurrency: "unbounded" })\` (raw: ${floodBatch} \`send\`s, then the next batch once every callback came); the receiver reads \`socket.datagrams\``,
+        `receiver and sender in separate processes; ${flood} datagrams of 512 bytes from a connected socket in batches of ${floodBatch}, each batch sent with \`socket.sendAll(batch)\` (which replaces \`Effect.forEach(batch, send, { concurrency: "unbounded" })\`; raw: ${floodBatch} \`send\`s, then the next batch once every callback came); the receiver reads \`socket.datagrams\``,
       implementations: udp,
       metrics: [{ key: "received/s", unit: "datagrams/s" }, { key: "loss", unit: "%", lowerIsBetter: true, points: true }],
       twoProcesses: true,

@@ -2,8 +2,9 @@
  * effect-net, used as its README shows, on both ends: `Tcp.serve` with a
  * handler per connection, `conn.stream` / `conn.recv` to read, `conn.send`
  * to write, `Tcp.connect` in `Effect.scoped` per connection,
- * `socket.datagrams` / `socket.recv` for UDP (a reply awaited with
- * `Effect.timeoutOption`), `Effect.forEach` to send several at once,
+ * `socket.datagrams` / `socket.recvWithin` for UDP (a reply awaited a
+ * bounded time, a batch sent with `socket.sendAll`), `Effect.forEach` to
+ * send several at once,
  * `Framing` to decode.
  */
 import * as Effect from "effect/Effect"
@@ -130,7 +131,7 @@ const udpPingClient = (args: UdpPingArgs) =>
         Effect.gen(function*() {
           for (let done = 0; done < perSocket;) {
             yield* socket.send(payload, server)
-            const reply = yield* socket.recv.pipe(Effect.timeoutOption(args.timeoutMs))
+            const reply = yield* socket.recvWithin(args.timeoutMs)
             if (Option.isSome(reply)) done++
             else timeouts++
           }
@@ -151,12 +152,9 @@ const floodSender = (args: FloodArgs) =>
       "udp flood",
       Effect.gen(function*() {
         for (let first = 0; first < args.datagrams; first += batch.length) {
-          const exits = yield* Effect.forEach(
-            batch.slice(0, args.datagrams - first),
-            (payload) => Effect.exit(socket.send(payload)),
-            { concurrency: "unbounded" }
-          )
-          sent += exits.filter(Exit.isSuccess).length
+          const datagrams = batch.slice(0, args.datagrams - first)
+          // A refused batch is not counted as sent (some of it may have gone).
+          if (Exit.isSuccess(yield* Effect.exit(socket.sendAll(datagrams)))) sent += datagrams.length
         }
       })
     )

@@ -67,8 +67,32 @@ class NodeUdpSocket implements UdpSocketBackend {
   private readonly onMessage = (payload: Buffer, info: Dgram.RemoteInfo): void => {
     if (this.state !== "open") return
     if (this.inbox.offer({ payload, from: { family: info.family, host: info.address, port: info.port } })) {
-      this.waiters.wakeOncePerTurn()
+      this.wakeAfterReads()
     }
+  }
+
+  /** A wake of the receivers is due right after this turn's reads (see `wakeAfterReads`). */
+  private wakePending = false
+
+  /**
+   * Wakes the receivers once the reads of this turn of the event loop are
+   * done: libuv reads up to 32 datagrams per turn, one callback each, and
+   * the immediate runs right after them, so a receiver takes them all at
+   * once and a lone datagram waits for nothing else. Waking at the first
+   * one as well (`Waiters.wakeOncePerTurn`) cost a second wake per turn, in
+   * which a receiver that had taken its datagram found nothing: in a
+   * ping-pong, a fiber run and a new timer on every round trip.
+   */
+  private wakeAfterReads(): void {
+    if (this.wakePending) return
+    this.wakePending = true
+    setImmediate(wakeReceivers, this)
+  }
+
+  /** Run by the immediate that `wakeAfterReads` schedules. */
+  wakeReceivers(): void {
+    this.wakePending = false
+    this.waiters.wakeAll()
   }
 
   private readonly onClose = (): void => {
@@ -214,6 +238,8 @@ class NodeUdpSocket implements UdpSocketBackend {
     }
   })
 }
+
+const wakeReceivers = (socket: NodeUdpSocket): void => socket.wakeReceivers()
 
 /**
  * The lookup Node's dgram runs on the address of every bind, connect and

@@ -39,12 +39,13 @@ export class Waiters {
    * event loop, one callback each, and a woken fiber would run after every
    * one of them and take a single read. The first read of a turn wakes at
    * once (no added latency); the rest wait for a wake right after the poll
-   * phase and are taken together.
+   * phase and are taken together. One immediate serves every socket with
+   * such a wake due, rather than one per socket per turn.
    */
   wakeOncePerTurn(): void {
     if (this.turnWakePending) return
     this.turnWakePending = true
-    setImmediate(endTurn, this)
+    if (dueAtTurnEnd.push(this) === 1) setImmediate(endTurn)
     this.wakeAll()
   }
 
@@ -62,7 +63,14 @@ export class Waiters {
   }
 }
 
-const endTurn = (waiters: Waiters): void => waiters.endTurn()
+/** The waiters with a wake due at the end of this turn (see `Waiters.wakeOncePerTurn`). */
+let dueAtTurnEnd: Array<Waiters> = []
+
+const endTurn = (): void => {
+  const due = dueAtTurnEnd
+  dueAtTurnEnd = []
+  for (const waiters of due) waiters.endTurn()
+}
 
 /**
  * Completions in a row that may resume their fibers within one event-loop

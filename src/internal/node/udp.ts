@@ -67,32 +67,34 @@ class NodeUdpSocket implements UdpSocketBackend {
   private readonly onMessage = (payload: Buffer, info: Dgram.RemoteInfo): void => {
     if (this.state !== "open") return
     if (this.inbox.offer({ payload, from: { family: info.family, host: info.address, port: info.port } })) {
-      this.wakeAfterReads()
+      this.wakeForArrival()
     }
   }
 
-  /** A wake of the receivers is due right after this turn's reads (see `wakeAfterReads`). */
+  /** A wake of the receivers is due at the end of this turn's reads (see `wakeForArrival`). */
   private wakePending = false
 
   /**
-   * Wakes the receivers once the reads of this turn of the event loop are
-   * done: libuv reads up to 32 datagrams per turn, one callback each, and
-   * the immediate runs right after them, so a receiver takes them all at
-   * once and a lone datagram waits for nothing else. Waking at the first
-   * one as well (`Waiters.wakeOncePerTurn`) cost a second wake per turn, in
-   * which a receiver that had taken its datagram found nothing: in a
-   * ping-pong, a fiber run and a new timer on every round trip.
+   * Wakes the receivers for a datagram that arrived: at once for the first
+   * of a turn of the event loop (a reply goes out before libuv reads on),
+   * and right after the turn's reads only when datagrams are still waiting.
+   * libuv reads up to 32 datagrams per turn, one callback each; a receiver
+   * woken after every one would take them one by one. `Waiters.wakeOncePerTurn`
+   * wakes at the end of every such turn, which a receiver that took its
+   * datagram at once woke for with nothing to find: in a ping-pong, a fiber
+   * run and a new timer every round trip.
    */
-  private wakeAfterReads(): void {
+  private wakeForArrival(): void {
     if (this.wakePending) return
     this.wakePending = true
-    setImmediate(wakeReceivers, this)
+    setImmediate(wakeIfWaiting, this)
+    this.waiters.wakeAll()
   }
 
-  /** Run by the immediate that `wakeAfterReads` schedules. */
-  wakeReceivers(): void {
+  /** Run by the immediate that `wakeForArrival` schedules. */
+  wakeIfWaiting(): void {
     this.wakePending = false
-    this.waiters.wakeAll()
+    if (this.inbox.size > 0) this.waiters.wakeAll()
   }
 
   private readonly onClose = (): void => {
@@ -239,7 +241,7 @@ class NodeUdpSocket implements UdpSocketBackend {
   })
 }
 
-const wakeReceivers = (socket: NodeUdpSocket): void => socket.wakeReceivers()
+const wakeIfWaiting = (socket: NodeUdpSocket): void => socket.wakeIfWaiting()
 
 /**
  * The lookup Node's dgram runs on the address of every bind, connect and

@@ -107,6 +107,17 @@ for (const { layer, name, pass, test } of cases) {
         expect(yield* receiveTexts(receiver, 1)).toEqual([Option.some("after")])
       })))
 
+    test("receivers waiting at once each end at their own deadline, the earlier one first", () =>
+      run(Effect.gen(function*() {
+        const { receiver, sender } = yield* pair
+        const patient = yield* Effect.fork(receiver.recvWithin("10 seconds"))
+        const hasty = yield* Effect.fork(receiver.recvWithin("50 millis"))
+        yield* pass(50)
+        expect(yield* Fiber.join(hasty)).toEqual(Option.none())
+        yield* sender.send("for the patient one")
+        expect(Option.map(yield* Fiber.join(patient), (d) => text(d.payload))).toEqual(Option.some("for the patient one"))
+      })))
+
     test("interrupted, it loses nothing: a datagram arriving afterwards is there for the next receive", () =>
       run(Effect.gen(function*() {
         const { receiver, sender } = yield* pair

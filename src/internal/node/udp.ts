@@ -116,28 +116,35 @@ class NodeUdpSocket implements UdpSocketBackend {
     return Effect.suspend(() => step(Date.now()))
   }
 
-  wait<A, E>(
-    _ready: () => boolean,
-    next: (timedOut?: boolean) => Effect.Effect<A, E>,
-    deadline = Infinity
-  ): Effect.Effect<A, E> {
-    if (deadline === Infinity) return this.waiters.waitThen(next)
-    // The timer wakes every waiter, which is harmless (each looks again),
-    // so that a deadline costs one timer and no wait of its own.
-    return Effect.suspend(() => {
-      let timedOut = false
-      const cancel = afterReal(Duration.millis(Math.max(0, deadline - Date.now())), () => {
-        timedOut = true
+  wait<A, E>(_ready: () => boolean, next: () => Effect.Effect<A, E>, deadline = Infinity): Effect.Effect<A, E> {
+    if (deadline !== Infinity) this.wakeBy(deadline)
+    return this.waiters.waitThen(next)
+  }
+
+  /** The one timer that wakes the receivers at the earliest deadline one of them waits for. */
+  private deadlineTimer: { readonly at: number; readonly cancel: () => void } | undefined = undefined
+
+  /**
+   * Makes sure the receivers are woken by `deadline` (real time). One timer
+   * serves every deadline: those of a receive loop only grow, so the timer
+   * set for one still stands when the next comes, where a timer per wait
+   * cost a timer and a canceler for interruption on every receive. A
+   * receiver woken before its deadline parks again and sets it; an
+   * interrupted one leaves no timer of its own; close cancels this one.
+   */
+  private wakeBy(deadline: number): void {
+    const armed = this.deadlineTimer
+    if (armed !== undefined) {
+      if (armed.at <= deadline) return
+      armed.cancel()
+    }
+    this.deadlineTimer = {
+      at: deadline,
+      cancel: afterReal(Duration.millis(Math.max(0, deadline - Date.now())), () => {
+        this.deadlineTimer = undefined
         this.waiters.wakeAll()
       })
-      return Effect.onInterrupt(
-        this.waiters.waitThen(() => {
-          cancel()
-          return next(timedOut)
-        }),
-        () => Effect.sync(cancel)
-      )
-    })
+    }
   }
 
   takeFailure(): { readonly cause: unknown } | undefined {
@@ -230,6 +237,8 @@ class NodeUdpSocket implements UdpSocketBackend {
     this.closeWaiters.push(() => resume(Effect.void))
     if (this.state === "open") {
       this.state = "closing"
+      this.deadlineTimer?.cancel()
+      this.deadlineTimer = undefined
       this.waiters.wakeAll()
       try {
         this.socket.close()

@@ -191,14 +191,14 @@ export class UdpSocket implements UdpSocketShape {
 
   /** The next datagram, or `None` once the backend's time reaches `deadline`. */
   private receiveBy(now: number, deadline: number): Effect.Effect<Option.Option<Datagram>, ReceiveError> {
-    const attempt = (now: number, timedOut = false): Effect.Effect<Option.Option<Datagram>, ReceiveError> => {
+    const attempt = (now: number): Effect.Effect<Option.Option<Datagram>, ReceiveError> => {
       const taken = this.take()
       if (taken === undefined) {
-        return timedOut || now >= deadline ? Effect.succeedNone : this.backend.wait(this.ready, again, deadline)
+        return now >= deadline ? Effect.succeedNone : this.backend.wait(this.ready, again, deadline)
       }
       return taken instanceof ReceiveError ? Effect.fail(taken) : Effect.succeed(Option.some(taken))
     }
-    const again = (timedOut?: boolean) => this.backend.atNow((now) => attempt(now, timedOut))
+    const again = () => this.backend.atNow(attempt)
     return attempt(now)
   }
 

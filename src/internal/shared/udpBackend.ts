@@ -62,16 +62,11 @@ export interface UdpSocketBackend {
    * Parks until something may have changed (an arrival, an error, close),
    * or until the backend's time reaches `deadline` (milliseconds, as `atNow`
    * reads them; none: no deadline), then runs `next`, which looks again:
-   * waking early is harmless. `next` is told whether the deadline passed.
-   * `ready` says whether the front has anything to give now; a backend that
-   * is woken by callbacks needs not ask it. Interrupted, it leaves no timer
-   * behind.
+   * waking early is harmless. `ready` says whether the front has anything
+   * to give now; a backend that is woken by callbacks needs not ask it.
+   * Interrupted, it leaves no timer of its own behind.
    */
-  wait<A, E>(
-    ready: () => boolean,
-    next: (timedOut?: boolean) => Effect.Effect<A, E>,
-    deadline?: number
-  ): Effect.Effect<A, E>
+  wait<A, E>(ready: () => boolean, next: () => Effect.Effect<A, E>, deadline?: number): Effect.Effect<A, E>
   /** An asynchronous error not yet reported, taken (so it is reported once), or `undefined`. */
   takeFailure(): { readonly cause: unknown } | undefined
   /**

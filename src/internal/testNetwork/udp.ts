@@ -58,18 +58,13 @@ class Socket implements UdpSocketBackend {
     })
   }
 
-  wait<A, E>(
-    ready: () => boolean,
-    next: (timedOut?: boolean) => Effect.Effect<A, E>,
-    deadline = Infinity
-  ): Effect.Effect<A, E> {
+  wait<A, E>(ready: () => boolean, next: () => Effect.Effect<A, E>, deadline = Infinity): Effect.Effect<A, E> {
     const fabric = this.fabric
     return Effect.flatMap(
       Effect.clockWith((clock) =>
-        fabric.world.signal.await<boolean, never>(clock, (now) => {
+        fabric.world.signal.await<void, never>(clock, (now) => {
           fabric.settle(now)
-          if (ready() || this.refused) return Exit.succeed(false)
-          if (now >= deadline) return Exit.succeed(true)
+          if (ready() || this.refused || now >= deadline) return Exit.void
           // Woken by the next arrival or the deadline, whichever comes first.
           const wakeAt = Math.min(fabric.nextArrival() ?? Infinity, deadline)
           return Number.isFinite(wakeAt) ? wakeAt : null

@@ -118,7 +118,9 @@ export interface UdpSocket {
    * too large for a datagram, fails the batch with `send`'s error and sends
    * none of it. A datagram the OS refuses fails the batch with the first
    * such error, once every completion has come; the others may have gone.
-   * An empty batch sends nothing. Interrupted before it runs, it sends
+   * A string is no batch (it would go one character a datagram): it fails
+   * with `InvalidArgument`, as anything that is not iterable does. An empty
+   * batch sends nothing. Interrupted before it runs, it sends
    * nothing; once it runs, every datagram is in the OS's hands, and an
    * interruption only stops the wait.
    *

@@ -196,6 +196,13 @@ for (const { layer, name, pass, test } of cases) {
           reason: "MessageTooLarge",
           message: `send of ${tooLarge.length} bytes from ${here} failed: a UDP datagram over IPv4 carries at most ${Udp.maxPayload.IPv4} bytes`
         })
+        // A string is iterable, but no batch: it would go one character a datagram.
+        yield* failsWith(sender.sendAll("abc" as never), {
+          _tag: "SendError",
+          reason: "InvalidArgument",
+          message: `send from ${here} failed: the batch is the string "abc", not an iterable of payloads`
+        })
+        yield* failsWith(sender.sendAll(null as never), { _tag: "SendError", reason: "InvalidArgument" })
         yield* sender.send("marker")
         expect(yield* receiveTexts(receiver, 1)).toEqual([Option.some("marker")])
       })))

@@ -24,7 +24,7 @@ import type { BindError, ConnectError } from "../../NetError.js"
 import { AddressError, fromCause, MulticastError, ReceiveError, SendError } from "../../NetError.js"
 import type { Datagram, UdpBindOptions, UdpConnectOptions, UdpSocket as UdpSocketShape } from "../../Udp.js"
 import { maxPayload, UdpSocketTypeId } from "../../Udp.js"
-import { invalidSend, isPayload } from "./arguments.js"
+import { describeValue, invalidSend, isPayload } from "./arguments.js"
 import { optionalDuration } from "./options.js"
 import { fromPull } from "./pullStream.js"
 import { bindStep, endpointAttributes, isEnabled, step, UdpInstruments } from "./telemetry.js"
@@ -110,6 +110,14 @@ const carrierOf = (address: SocketAddress): Family =>
 const isLiteralOf = (to: Destination, family: Family): boolean =>
   typeof to?.host === "string" && familyOf(to.host) === family &&
   typeof to.port === "number" && Number.isInteger(to.port) && to.port >= 1 && to.port <= 65535
+
+/**
+ * What `sendAll` can take as a batch: an iterable, but not a string, which
+ * the types let through (it is an iterable of strings) and which would go
+ * one character a datagram.
+ */
+const isBatch = (payloads: unknown): payloads is Iterable<unknown> =>
+  typeof payloads !== "string" && typeof (payloads as Partial<Iterable<unknown>> | null)?.[Symbol.iterator] === "function"
 
 /**
  * A multicast address of `family`: 224.0.0.0/4, or ff00::/8.
@@ -264,6 +272,16 @@ export class UdpSocket implements UdpSocketShape {
 
   readonly sendAll = (payloads: Iterable<Uint8Array | string>, to?: Destination): Effect.Effect<void, SendError> =>
     this.backend.atNow((now) => {
+      if (!isBatch(payloads)) {
+        return Effect.fail(
+          new SendError({
+            reason: "InvalidArgument",
+            message: `send from ${format(this.backend.address)} failed: the batch is ${
+              describeValue(payloads)
+            }, not an iterable of payloads`
+          })
+        )
+      }
       const batch = Array.from(payloads)
       for (const payload of batch) {
         if (!isPayload(payload)) return Effect.fail(invalidSend(payload, format(this.backend.address)))

@@ -6,14 +6,14 @@
  *   npx tsx scratchpad/seed/udp-client.ts [port] [host]    (default 127.0.0.1:12345)
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect } from "effect"
+import { Console, Effect, Option } from "effect"
 import type { Duration } from "effect"
 import { NodeNetwork, Udp } from "effect-net"
 import { isMain } from "../isMain.js"
 
 const decoder = new TextDecoder()
 
-/** Sends one datagram, returns the reply. */
+/** Sends one datagram, returns the reply (`undefined` when none came in time). */
 export const udpClient = (options: {
   readonly host?: string
   readonly port?: number
@@ -24,8 +24,12 @@ export const udpClient = (options: {
     // Bind in the server's family: an IPv6 server needs an IPv6 socket.
     const socket = yield* Udp.bind(host.includes(":") ? { family: "IPv6" } : {})
     yield* socket.send("Hello, UDP Server!", { host, port: options.port ?? 12345 })
-    const { payload } = yield* socket.recv.pipe(Effect.timeout(options.timeout ?? "5 seconds"))
-    const reply = decoder.decode(payload)
+    const received = yield* socket.recvWithin(options.timeout ?? "5 seconds")
+    if (Option.isNone(received)) {
+      yield* Console.log("No reply")
+      return undefined
+    }
+    const reply = decoder.decode(received.value.payload)
     yield* Console.log(`Received: ${reply}`)
     return reply
   }).pipe(Effect.scoped)

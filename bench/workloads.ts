@@ -168,7 +168,7 @@ export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
     return {
       key: `framing-${kind === "lines" ? "lines" : "length-prefixed"}`,
       title: `Framing decode, ${kind === "lines" ? "lines (75-byte lines)" : "length-prefixed (4-byte length, 74-byte frames)"}`,
-      setup: `one process, ${framingMiB} MiB in 64 KiB chunks; raw is a hand-written Buffer decoder`,
+      setup: `one process, ${framingMiB} MiB in 64 KiB reads (a stream chunk each, as \`conn.stream\` gives them), decoded with \`framing.decode\` and consumed with \`Stream.runForEach\`, an Effect per frame as a handler is written; raw is a hand-written Buffer decoder (bench/framing.ts measures the decoder alone)`,
       implementations: ["raw", "effect-net"],
       metrics: [{ key: "MiB/s", unit: "MiB/s" }],
       twoProcesses: false,

@@ -7,6 +7,7 @@
  * send several at once,
  * `Framing` to decode.
  */
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -205,7 +206,8 @@ const flood = floodCounter()
 
 const framing = (kind: "lines" | "lengthPrefixed") => (args: FramingArgs) => {
   const input = framingInput(kind, args.megabytes, args.chunkSize)
-  const bytes = Stream.fromIterable(input.chunks)
+  // One stream chunk per 64 KiB read, as `conn.stream` delivers them.
+  const bytes = Stream.fromChunks(...input.chunks.map((chunk) => Chunk.of(chunk)))
   const decoded: Stream.Stream<unknown, unknown> = kind === "lines"
     ? Framing.lines().decode(bytes)
     : Framing.lengthPrefixed().decode(bytes)

@@ -76,12 +76,14 @@ describe("the installed package", () => {
     expect(packedFiles.filter((path) => /(^|\/)(test|bench|scratchpad|fixtures)\//.test(path))).toEqual([])
   })
 
-  it("runs under plain node: a TCP echo, a UDP exchange and a typed refusal", async () => {
+  it("runs under plain node: a TCP echo, a UDP exchange, a typed refusal and telemetry's byte count", async () => {
     const { stdout } = await run(process.execPath, ["main.mjs"], { cwd: project, timeout: 60_000 })
     expect(stdout.split("\n")).toEqual([
       "tcp reply: Hello over TCP",
       "udp reply: HELLO OVER UDP",
       "closed port: ConnectError ConnectionRefused",
+      // 14 bytes each way: the client's and the echo's.
+      "tcp bytes transmitted: 28",
       ""
     ])
   }, 90_000)

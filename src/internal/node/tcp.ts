@@ -12,7 +12,7 @@ import { closedForWriting, localAddressNotAnIp } from "../shared/tcp.js"
 import type * as Backend from "../shared/tcpBackend.js"
 import { afterClosingHandles, afterReal, realTime } from "../shared/time.js"
 import { lookupHost } from "./dns.js"
-import { connectionScheduler, Waiters } from "./waiters.js"
+import { Waiters } from "./waiters.js"
 
 /**
  * Bytes held for a reader before the socket stops reading. With Node's own
@@ -392,8 +392,7 @@ const listenBackend = (
       take,
       takeReady: (claim) => {
         for (const connection of queue.pending.splice(0)) claim(connection)
-      },
-      scheduler: connectionScheduler
+      }
     } satisfies Backend.TcpListenerBackend
   })
 

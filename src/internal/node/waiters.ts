@@ -1,6 +1,4 @@
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
-import * as Scheduler from "effect/Scheduler"
 
 /**
  * A list past which parked entries are all woken: only interrupted waits
@@ -125,59 +123,3 @@ export class TurnBudget {
 }
 
 const markTurned = (budget: TurnBudget): void => budget.markTurned()
-
-/** Ops a fiber runs before it yields: effect's default `currentMaxOpsBeforeYield`. */
-const maxOpsBeforeYield = 2048
-
-/** Drains in a row before one waits for the event loop to turn, as effect's default scheduler does. */
-const drainsBeforeTurn = 2048
-
-/**
- * The scheduler of the fibers that serve connections on real sockets. It
- * schedules as effect's default does (a microtask, and a macrotask after
- * `drainsBeforeTurn` drains in a row so that fibers that keep scheduling
- * each other cannot hold the event loop), with two differences that matter
- * for many connections: one queue for every fiber, where the default keeps
- * a runner (a queue and its closures) per fiber for the fiber's lifetime
- * and a microtask per fiber woken; and `shouldYield` compares the op count
- * with the default budget directly, where the default reads two FiberRefs
- * for it on every op a fiber runs.
- *
- * @internal
- */
-class ConnectionScheduler implements Scheduler.Scheduler {
-  private tasks = new Scheduler.PriorityBuckets()
-  private running = false
-  private drainsInARow = 0
-  private readonly drain = (): void => {
-    const buckets = this.tasks.buckets
-    this.tasks.buckets = []
-    for (const [, tasks] of buckets) for (const task of tasks) task()
-    if (this.tasks.buckets.length === 0) {
-      this.running = false
-      this.drainsInARow = 0
-    } else this.scheduleDrain()
-  }
-
-  shouldYield(fiber: Fiber.RuntimeFiber<unknown, unknown>): number | false {
-    return fiber.currentOpCount > maxOpsBeforeYield ? 0 : false
-  }
-
-  scheduleTask(task: Scheduler.Task, priority: number): void {
-    this.tasks.scheduleTask(task, priority)
-    if (this.running) return
-    this.running = true
-    this.scheduleDrain()
-  }
-
-  private scheduleDrain(): void {
-    if (++this.drainsInARow < drainsBeforeTurn) queueMicrotask(this.drain)
-    else {
-      this.drainsInARow = 0
-      setImmediate(this.drain)
-    }
-  }
-}
-
-/** @internal */
-export const connectionScheduler: Scheduler.Scheduler = new ConnectionScheduler()

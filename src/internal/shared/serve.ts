@@ -12,7 +12,6 @@ import { AcceptError } from "../../NetError.js"
 import type { TcpConnection, TcpListener } from "../../Network.js"
 import type { ServeOptions } from "../../Tcp.js"
 import { optionalDuration, optionalPositiveInteger } from "./options.js"
-import { TcpListener as TcpListenerImpl } from "./tcp.js"
 import { isEnabled, servedConnection } from "./telemetry.js"
 import { sleepEitherClock } from "./time.js"
 
@@ -63,20 +62,13 @@ export const serve = <E, R>(
         })
       )
 
-    // The network's own scheduler, when it has one, is the handler's from its
-    // fork on (the fork inherits it), so that its first run is scheduled by it too.
-    const scheduler = listener instanceof TcpListenerImpl ? listener.backend.scheduler : undefined
-    const fork = (connection: TcpConnection, scope: Scope.CloseableScope) => {
-      const forked = FiberSet.run(handlers, runHandler(connection, scope))
-      return scheduler === undefined ? forked : Effect.withScheduler(forked, scheduler)
-    }
     // A chain of `flatMap`s rather than `Effect.gen`: this runs once per
     // accepted connection.
     const acceptInto = (restore: <A, E2, R2>(effect: Effect.Effect<A, E2, R2>) => Effect.Effect<A, E2, R2>) =>
       Effect.flatMap(Scope.make(), (scope) =>
         restore(Scope.extend(listener.accept, scope)).pipe(
           Effect.onError((cause) => finish(scope, Exit.failCause(cause))),
-          Effect.flatMap((connection) => fork(connection, scope))
+          Effect.flatMap((connection) => FiberSet.run(handlers, runHandler(connection, scope)))
         ))
     const acceptOne = Effect.uninterruptibleMask((restore) =>
       semaphore === undefined

@@ -1,6 +1,5 @@
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type * as Scheduler from "effect/Scheduler"
 import type * as Scope from "effect/Scope"
 import type { SocketAddress } from "../../Address.js"
 import type { AddressError, BindError, ConnectError, ReadError, WriteError } from "../../NetError.js"
@@ -85,8 +84,6 @@ export interface TcpListenerBackend {
   take(claim: Claim): Effect.Effect<TcpConnectionBackend, "closed">
   /** Hands every connection pending now to `claim`, which always accepts them here. */
   takeReady(claim: Claim): void
-  /** The scheduler of the fibers that serve its connections, when the network has one of its own. */
-  readonly scheduler?: Scheduler.Scheduler | undefined
 }
 
 /** The options every connection takes, checked, with their defaults. @internal */

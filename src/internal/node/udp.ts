@@ -66,56 +66,34 @@ class NodeUdpSocket implements UdpSocketBackend {
 
   private readonly onMessage = (payload: Buffer, info: Dgram.RemoteInfo): void => {
     if (this.state !== "open") return
-    if (this.inbox.offer({ payload, from: this.sender(info) })) this.wakeForArrival()
-  }
-
-  /** The `from` of the last datagram: see `sender`. */
-  private lastSender: SocketAddress | undefined = undefined
-
-  /**
-   * The address a datagram came from, the same object as the last one's
-   * when the sender is the same: a flood comes from one peer, and an
-   * address per datagram was one of the two objects the receive path
-   * allocated for each.
-   */
-  private sender(info: Dgram.RemoteInfo): SocketAddress {
-    const last = this.lastSender
-    if (last !== undefined && last.port === info.port && last.host === info.address && last.family === info.family) {
-      return last
+    if (this.inbox.offer({ payload, from: { family: info.family, host: info.address, port: info.port } })) {
+      this.wakeForArrival()
     }
-    return this.lastSender = { family: info.family, host: info.address, port: info.port }
   }
 
   /** A wake of the receivers is due at the end of this turn's reads (see `wakeForArrival`). */
   private wakePending = false
-  /** Datagrams that arrived in this turn of the event loop (see `wakeForArrival`). */
-  private arrivalsThisTurn = 0
-  /** The last turn brought more datagrams than a ping-pong can (see `wakeForArrival`). */
-  private busy = false
 
   /**
-   * Wakes the receivers for a datagram that arrived. libuv reads up to 32
-   * datagrams per turn of the event loop, one callback each; a receiver
-   * woken after every one would take them one by one. So a turn wakes them
-   * once, right after its reads, when datagrams are still waiting; and,
-   * unless the last turn was busy (see `busyTurn`), at the first datagram
-   * too, so that a ping-pong's reply goes out before libuv reads on. On a
-   * busy socket that early wake took one datagram and the late one the
-   * rest: two fiber runs and two stream pulls per turn where one does.
+   * Wakes the receivers for a datagram that arrived: at once for the first
+   * of a turn of the event loop (a reply goes out before libuv reads on),
+   * and right after the turn's reads only when datagrams are still waiting.
+   * libuv reads up to 32 datagrams per turn, one callback each; a receiver
+   * woken after every one would take them one by one. `Waiters.wakeOncePerTurn`
+   * wakes at the end of every such turn, which a receiver that took its
+   * datagram at once woke for with nothing to find: in a ping-pong, a fiber
+   * run and a new timer every round trip.
    */
   private wakeForArrival(): void {
-    this.arrivalsThisTurn++
     if (this.wakePending) return
     this.wakePending = true
     setImmediate(wakeIfWaiting, this)
-    if (!this.busy) this.waiters.wakeAll()
+    this.waiters.wakeAll()
   }
 
   /** Run by the immediate that `wakeForArrival` schedules. */
   wakeIfWaiting(): void {
     this.wakePending = false
-    this.busy = this.arrivalsThisTurn > busyTurn
-    this.arrivalsThisTurn = 0
     if (this.inbox.size > 0) this.waiters.wakeAll()
   }
 
@@ -273,13 +251,6 @@ class NodeUdpSocket implements UdpSocketBackend {
 }
 
 const wakeIfWaiting = (socket: NodeUdpSocket): void => socket.wakeIfWaiting()
-
-/**
- * Datagrams in a turn past which a socket is taken to be busy. A ping-pong
- * with one datagram in flight can bring two in a turn (libuv reads on while
- * the reply to the first is answered already); a flood brings many.
- */
-const busyTurn = 2
 
 /**
  * The lookup Node's dgram runs on the address of every bind, connect and

@@ -27,7 +27,7 @@ import { fileURLToPath } from "node:url"
 import { build } from "esbuild"
 import { type Cell, median, writeResults } from "./report.js"
 import type { Call, Contender, Implementation, Mode, Workload } from "./workloads.js"
-import { workloads } from "./workloads.js"
+import { headlineOnly, workloads } from "./workloads.js"
 import type { Reply, Request } from "./workers/protocol.js"
 
 const here = Path.dirname(fileURLToPath(import.meta.url))
@@ -54,8 +54,7 @@ const contenders = (workload: Workload, impls: ReadonlyArray<Implementation>): A
   if (!workload.twoProcesses || client === "own" || !workload.implementations.includes(client)) return own
   if (clientChoice !== undefined) return impls.map((impl) => ({ impl, client }))
   // raw+effect is itself a diagnostic (raw code, effect loaded): it keeps its own client only.
-  // Telemetry's cost is a headline comparison only.
-  const serversAlone = impls.filter((impl) => impl !== "raw" && impl !== "raw+effect" && impl !== "effect-net+telemetry")
+  const serversAlone = impls.filter((impl) => impl !== "raw" && impl !== "raw+effect" && !headlineOnly.includes(impl))
   return [...own, ...serversAlone.map((impl) => ({ impl, client }))]
 }
 

@@ -16,6 +16,9 @@ export const implementationTitles: Record<Implementation, string> = {
   "platform-node": "@effect/platform-node"
 }
 
+/** Implementations measured only with their own client: telemetry's cost is a headline comparison. */
+export const headlineOnly: ReadonlyArray<Implementation> = ["effect-net+telemetry"]
+
 /** One column of a workload's runs: the implementation measured (the server side) and its client side's. */
 export interface Contender {
   readonly impl: Implementation

@@ -1,6 +1,6 @@
 /**
  * The transfer both backpressure tests measure (test/reliability/
- * backpressure.test.ts on one connection, test/proxy-backpressure.test.ts
+ * backpressure.test.ts on one connection, test/proxy/proxy-backpressure.test.ts
  * through Proxy.tcp): a writer as fast as it can be, a reader that takes a
  * timer turn every other pull, and the memory the process holds meanwhile.
  */

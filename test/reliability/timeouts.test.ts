@@ -7,7 +7,7 @@ import { connectedPair, live, rawServer, report, tcpHandleCount } from "./suppor
 
 checkNoSocketLeaks()
 
-// test/tcp.test.ts covers: idleTimeout on recv, the connect timeout, serve's
+// test/tcp/tcp.test.ts covers: idleTimeout on recv, the connect timeout, serve's
 // shutdownTimeout both ways, gracefulClose on time and timed out. Here: the rest.
 
 describe("idleTimeout", () => {

@@ -1,7 +1,7 @@
 /**
  * The retrying clients of the failure-path properties, shared by the
- * simulated network's (test/testnetwork-properties.test.ts) and the real
- * Proxy's (test/proxy-properties.test.ts), so both check the same programs:
+ * simulated network's (test/testnetwork/testnetwork-properties.test.ts) and the real
+ * Proxy's (test/proxy/proxy-properties.test.ts), so both check the same programs:
  * a request with a timeout and a retry schedule that returns exactly the
  * reply or fails with a typed error within its budget.
  */

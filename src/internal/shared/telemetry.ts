@@ -68,10 +68,8 @@ const errorLabels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
 /**
  * Counts one failure in `effect_net.errors`. Anything that is not an
  * effect-net error (a defect, an interruption) is not counted.
- *
- * @internal
  */
-export const countError = (error: unknown): void => {
+const countError = (error: unknown): void => {
   if (!isNetError(error)) return
   const key = `${error._tag}/${error.reason}`
   let tags = errorLabels.get(key)

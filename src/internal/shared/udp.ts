@@ -27,7 +27,8 @@ import { maxPayload, UdpSocketTypeId } from "../../Udp.js"
 import { describeValue, invalidSend, isPayload } from "./arguments.js"
 import { optionalDuration } from "./options.js"
 import { fromPull } from "./pullStream.js"
-import { bindStep, endpointAttributes, isEnabled, step, UdpInstruments } from "./telemetry.js"
+import type { UdpInstruments } from "./telemetry.js"
+import { bindStep, endpointAttributes, makeUdpInstruments, step } from "./telemetry.js"
 import type { Destination, Inbox, UdpBackend, UdpSocketBackend } from "./udpBackend.js"
 import type { UdpBindRequest } from "./udpOptions.js"
 import { validateUdpBindOptions } from "./udpOptions.js"
@@ -490,7 +491,7 @@ const open = <E>(
       })
     }
     const { broadcast, reuseAddress, ttl } = request
-    const instruments = (yield* isEnabled) ? new UdpInstruments() : undefined
+    const instruments = yield* makeUdpInstruments
     return yield* Effect.acquireRelease(
       Effect.suspend(() => {
         const buffer = new ReceiveBuffer(request.capacity, request.overflow, instruments)

@@ -247,7 +247,7 @@ export const workloads = (mode: Mode): ReadonlyArray<Workload> => {
       key: "tcp-accept-churn",
       title: "TCP accept churn",
       setup:
-        `client and server in separate processes; ${churn} connections, 50 at a time (\`Effect.forEach(…, { concurrency: 50 })\`), each \`Tcp.connect\`, send 64 bytes, \`endWrite\`, read \`conn.stream\` to its end; the server reads 64 bytes, replies 64 and closes`,
+        `client and server in separate processes; ${churn} connections, 50 at a time (\`Effect.forEach(…, { concurrency: 50 })\`), each \`Tcp.connect\`, send 64 bytes, \`endWrite\`, read the reply to its end with \`Tcp.readToEnd(conn)\`; the server reads 64 bytes, replies 64 and closes`,
       implementations: tcp,
       metrics: [{ key: "connections/s", unit: "connections/s" }],
       twoProcesses: true,

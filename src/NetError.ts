@@ -154,7 +154,7 @@ export class ConnectError extends Schema.TaggedError<ConnectError>("effect-net/C
  * @since 0.1.0
  * @category reasons
  */
-export const ReadErrorReason = Schema.Literal("ConnectionReset", "TimedOut", "Unknown")
+export const ReadErrorReason = Schema.Literal("ConnectionReset", "TimedOut", "InvalidArgument", "Unknown")
 
 /**
  * Reading from a TCP connection failed. A clean end of stream (EOF) is not an

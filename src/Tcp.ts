@@ -19,18 +19,19 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
-import * as Stream from "effect/Stream"
 import type * as Option from "effect/Option"
+import type * as Stream from "effect/Stream"
 import type * as Scope from "effect/Scope"
 import type * as Sink from "effect/Sink"
 import type { SocketAddress } from "./Address.js"
 import { format } from "./Address.js"
 import { describeValue, optionsProblem } from "./internal/shared/arguments.js"
 import { optionalDuration } from "./internal/shared/options.js"
+import * as internalRead from "./internal/shared/readToEnd.js"
 import * as internalServe from "./internal/shared/serve.js"
 import * as internal from "./internal/shared/tcp.js"
 import { sleepEitherClock } from "./internal/shared/time.js"
-import type { AddressError, BindError, ConnectError, ReadError } from "./NetError.js"
+import type { AddressError, BindError, ConnectError, FrameError, ReadError } from "./NetError.js"
 import { AcceptError, WriteError } from "./NetError.js"
 import { Network } from "./Network.js"
 
@@ -418,6 +419,55 @@ export const serve: {
   }
 )
 
+/**
+ * Reads everything the peer sends until its EOF and returns it as one
+ * `Uint8Array`: the whole reply of a peer that half-closes, at the cost of
+ * one `recv` per chunk. `Stream.runCollect(conn.stream)` does the same with
+ * a Stream run (a channel executor, a fiber, a scope), which costs far more
+ * than the reading on a connection that carries one reply, and holds no
+ * limit.
+ *
+ * At most `maxBytes` (default 1 MiB, `Infinity` for no limit): one byte more
+ * before EOF fails with `FrameError` `FrameTooLarge`, so a peer cannot make
+ * it hold more. A `maxBytes` that is not a non-negative integer or `Infinity`
+ * fails with `ReadError` `InvalidArgument` before anything is read. Errors of
+ * the connection (`ReadError`) and its `idleTimeout` apply as to `recv`.
+ *
+ * Interrupted, or failing, it drops what it had read: read with `recv`
+ * where a partial reply matters.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Tcp } from "effect-net"
+ *
+ * const fetchReply = Effect.gen(function*() {
+ *   const conn = yield* Tcp.connect({ host: "127.0.0.1", port: 7000 })
+ *   yield* conn.send("hello")
+ *   yield* conn.endWrite
+ *   return yield* Tcp.readToEnd(conn, { maxBytes: 64 * 1024 })
+ * })
+ * ```
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const readToEnd: {
+  (
+    options?: { readonly maxBytes?: number | undefined }
+  ): (connection: TcpConnection) => Effect.Effect<Uint8Array, ReadError | FrameError>
+  (
+    connection: TcpConnection,
+    options?: { readonly maxBytes?: number | undefined }
+  ): Effect.Effect<Uint8Array, ReadError | FrameError>
+} = dual(
+  (args) => isTcpConnection(args[0]),
+  (
+    connection: TcpConnection,
+    options?: { readonly maxBytes?: number | undefined }
+  ): Effect.Effect<Uint8Array, ReadError | FrameError> => internalRead.readToEnd(connection, options?.maxBytes)
+)
+
 const defaultGracePeriod = Duration.seconds(5)
 
 /**
@@ -459,7 +509,7 @@ export const gracefulClose: {
       })).pipe(
         Effect.flatMap((timeout) =>
           connection.endWrite.pipe(
-            Effect.zipRight(Stream.runDrain(connection.stream)),
+            Effect.zipRight(internalRead.discardToEnd(connection)),
             Effect.as(true),
             (waitForPeer) => Effect.raceFirst(waitForPeer, Effect.as(sleepEitherClock(timeout ?? defaultGracePeriod), false)),
             Effect.interruptible,

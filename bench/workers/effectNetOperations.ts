@@ -175,8 +175,8 @@ const churnClient = ({ concurrency, connections, deadlineMs, port, size }: Churn
           const connection = yield* Tcp.connect({ host, port, noDelay: true })
           yield* connection.send(payload)
           yield* connection.endWrite
-          const received = yield* Stream.runFold(connection.stream, 0, (total, chunk) => total + chunk.length)
-          if (received < size) errors++
+          const reply = yield* Tcp.readToEnd(connection)
+          if (reply.length < size) errors++
         })), { concurrency, discard: true })
     )
     return { seconds: (now() - start) / 1000, connections, errors }

@@ -12,7 +12,7 @@ import { closedForWriting, localAddressNotAnIp } from "../shared/tcp.js"
 import type * as Backend from "../shared/tcpBackend.js"
 import { afterClosingHandles, afterReal, realTime } from "../shared/time.js"
 import { lookupHost } from "./dns.js"
-import { Waiters } from "./waiters.js"
+import { type Arrivals, Waiters } from "./waiters.js"
 
 /**
  * Bytes held for a reader before the socket stops reading. With Node's own
@@ -42,7 +42,7 @@ interface OwnedSocket extends Net.Socket {
  * `send` wait for `'drain'`. The first socket error is kept and fails every
  * later read and write, so no failure is lost.
  */
-class NodeTcpSocket implements Backend.TcpConnectionBackend {
+class NodeTcpSocket implements Backend.TcpConnectionBackend, Arrivals {
   readonly localAddress: SocketAddress
   readonly remoteAddress: SocketAddress
   private readonly peer: string
@@ -89,7 +89,11 @@ class NodeTcpSocket implements Backend.TcpConnectionBackend {
     self.incoming.push(data)
     self.incomingBytes += data.length
     if (self.incomingBytes >= readHighWaterMark) self.pauseReading()
-    self.waiters.wakeOncePerTurn()
+    self.waiters.wakeOncePerTurn(self)
+  }
+
+  hasUnread(): boolean {
+    return this.incoming.length > 0
   }
 
   /**

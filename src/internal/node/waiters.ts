@@ -7,6 +7,16 @@ import * as Effect from "effect/Effect"
 const staleBound = 64
 
 /**
+ * A socket's buffer of data that came in, as `Waiters.wakeOncePerTurn` asks it.
+ *
+ * @internal
+ */
+export interface Arrivals {
+  /** Data is buffered that no reader has taken yet. */
+  hasUnread(): boolean
+}
+
+/**
  * Fibers parked until something on a socket changes (data, EOF, drain, an
  * error, close). Every waiter checks the socket's state again when woken, so
  * waking one spuriously is harmless.
@@ -34,6 +44,9 @@ export class Waiters {
     })
   }
 
+  /** What the end-of-turn wake asks whether data is still waiting: see `wakeOncePerTurn`. */
+  private arrivals: Arrivals | undefined = undefined
+
   /**
    * Wakes for data that arrived. libuv reads up to 32 times per turn of the
    * event loop, one callback each, and a woken fiber would run after every
@@ -41,10 +54,16 @@ export class Waiters {
    * once (no added latency); the rest wait for a wake right after the poll
    * phase and are taken together. One immediate serves every socket with
    * such a wake due, rather than one per socket per turn.
+   *
+   * That later wake comes only while `arrivals` has data waiting: in a
+   * ping-pong the fiber woken by the first read took it and parked for the
+   * next message, and waking it again found nothing, a fiber run per
+   * message on each side.
    */
-  wakeOncePerTurn(): void {
+  wakeOncePerTurn(arrivals: Arrivals): void {
     if (this.turnWakePending) return
     this.turnWakePending = true
+    this.arrivals = arrivals
     if (dueAtTurnEnd.push(this) === 1) setImmediate(endTurn)
     this.wakeAll()
   }
@@ -52,7 +71,7 @@ export class Waiters {
   /** Run by the immediate that `wakeOncePerTurn` schedules. */
   endTurn(): void {
     this.turnWakePending = false
-    this.wakeAll()
+    if (this.arrivals?.hasUnread() !== false) this.wakeAll()
   }
 
   wakeAll(): void {

@@ -25,6 +25,12 @@ const retainedBufferLimit = 65_536
 // assembled from blocks of this size, not in ever larger buffers.
 const blockLimit = 65_536
 
+// Pieces of at least this many bytes of a frame of known length are kept as
+// views of the input until the frame's buffer is allocated, instead of being
+// copied into blocks: a view costs an object, not a copy, and only pieces
+// this large keep that object small beside the bytes it holds.
+const viewLimit = 4096
+
 const utf8Encoder = new TextEncoder()
 // `ignoreBOM` keeps a leading U+FEFF in the text, so that encode/decode round-trip.
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
@@ -38,6 +44,13 @@ const copyOf = (source: Uint8Array, from: number, to: number): Uint8Array => {
   copy.set(source.subarray(from, to))
   return copy
 }
+
+/**
+ * `length` bytes that are not zeroed, as a plain `Uint8Array` over an
+ * `ArrayBuffer` of exactly that length (so `frame.buffer` shows nothing
+ * else): only for a buffer whose every byte is written before anyone sees it.
+ */
+const unzeroed = (length: number): Uint8Array => new Uint8Array(Buffer.allocUnsafeSlow(length).buffer, 0, length)
 
 /**
  * Up to this many bytes are copied one by one rather than with `set`, whose
@@ -136,16 +149,35 @@ const copyInto = (target: Uint8Array, at: number, source: Uint8Array, from: numb
  * that fits one block fills it exactly and is handed over without a copy).
  * Memory follows the bytes that did arrive, not the length a header
  * announces.
+ *
+ * With `exactLength` (`lengthPrefixed`: the frame is `capacityLimit` long),
+ * pieces of `viewLimit` bytes or more are kept as views of the input (bytes
+ * that did arrive) until half the frame is there, and the buffer of the
+ * whole frame, allocated then, is not zeroed: each of its bytes is written
+ * (copied once, from those views or from the input) before the frame,
+ * complete, is handed over as that buffer. An unfinished frame is never
+ * handed over; the stream ends with it. A view whose producer took its
+ * memory back (detached or shrank the `ArrayBuffer` after handing it over,
+ * which a stream's elements must not do) makes `set` throw: a defect, never
+ * a frame with bytes that were not written.
  */
 class FrameBuffer {
-  /** The blocks before `current`, full, oldest first. */
+  /** Before `current`, oldest first: full blocks, and (`exactLength`) views of the input. */
   private full: Array<Uint8Array> = []
   private current: Uint8Array = new Uint8Array(0)
   private used = 0
   length = 0
-  constructor(public capacityLimit: number) {}
+  constructor(public capacityLimit: number, private readonly exactLength: boolean) {}
 
   append(source: Uint8Array, from: number, to: number): void {
+    if (this.exactLength && to - from >= viewLimit && 2 * (this.length + to - from) < this.capacityLimit) {
+      if (this.used > 0) this.full.push(this.current.subarray(0, this.used))
+      this.full.push(source.subarray(from, to))
+      this.current = new Uint8Array(0)
+      this.used = 0
+      this.length += to - from
+      return
+    }
     while (from < to) {
       if (this.used === this.current.length) this.addBlock(to - from)
       const count = Math.min(to - from, this.current.length - this.used)
@@ -160,7 +192,8 @@ class FrameBuffer {
     if (2 * (this.length + needed) >= this.capacityLimit) {
       // Half the limit will have arrived: the whole limit is allocated at
       // once, one block holding everything so far, so the frame needs no join.
-      this.current = this.copyTo(new Uint8Array(Math.max(this.capacityLimit, this.length + needed)), this.length)
+      const size = Math.max(this.capacityLimit, this.length + needed)
+      this.current = this.copyTo(this.exactLength ? unzeroed(size) : new Uint8Array(size), this.length)
       this.full = []
       this.used = this.length
       return
@@ -382,7 +415,7 @@ const delimitedDecoder = <A>(options: DelimitedOptions, frames: FrameSink<A>): D
   const scanner = new DelimiterScanner(options.delimiter)
   const size = options.delimiter.length
   const crAllowance = stripCR ? 1 : 0
-  const buffer = new FrameBuffer(maxLength + size - 1 + crAllowance)
+  const buffer = new FrameBuffer(maxLength + size - 1 + crAllowance, false)
   const overLimit = () => tooLarge(`${describe} is longer than the limit of ${maxLength} bytes`)
   return {
     push(chunk, out) {
@@ -498,7 +531,7 @@ export const lengthPrefixed = (options?: Framing.LengthPrefixedOptions): Framing
   const make = (): Decoder<Uint8Array, Uint8Array> => {
     let headerRead = 0
     let frameLength = 0
-    const buffer = new FrameBuffer(0)
+    const buffer = new FrameBuffer(0, true)
     const frames = new ByteFrames()
     return {
       push(chunk, out) {

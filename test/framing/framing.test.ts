@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Effect, Either, Exit, FastCheck as fc, ParseResult, Schema, Stream } from "effect"
+import { Cause, Chunk, Effect, Either, Exit, FastCheck as fc, Option, ParseResult, Schema, Stream } from "effect"
 import * as Framing from "../../src/Framing.js"
 import { FrameError } from "../../src/NetError.js"
 import { concatBytes } from "../utils/bytes.js"
@@ -365,6 +365,29 @@ describe("Framing decode does not depend on chunking (property)", () => {
     propOptions
   )
 
+  const lengthPrefixedAgrees = (
+    { frames, lengthBytes, maxFrameLength, perChunk, sizes, tail }: {
+      readonly lengthBytes: 1 | 2 | 4
+      readonly frames: ReadonlyArray<Uint8Array>
+      readonly tail: Uint8Array
+      readonly maxFrameLength: number
+      readonly sizes: ReadonlyArray<number>
+      readonly perChunk: number
+    }
+  ) =>
+    Effect.gen(function*() {
+      // Headers written here, not by encode, so that frames over the limit occur.
+      const header = (length: number) =>
+        Uint8Array.from({ length: lengthBytes }, (_, i) => Math.floor(length / 256 ** (lengthBytes - 1 - i)) % 256)
+      const fitting = frames.map((frame) => frame.subarray(0, 2 ** (8 * lengthBytes) - 1))
+      const data = concatBytes([...fitting.flatMap((frame) => [header(frame.length), frame]), tail])
+      const framing = Framing.lengthPrefixed({ lengthBytes, maxFrameLength })
+      const whole = yield* expectSameAsOneChunk(framing, data, sizes, perChunk)
+      expect({ messages: whole.messages, error: whole.error?.reason }).toEqual(
+        referenceLengthPrefixed(data, lengthBytes, maxFrameLength)
+      )
+    })
+
   it.effect.prop(
     "lengthPrefixed: any chunking gives the frames and the error of one chunk, as the reference does",
     {
@@ -375,20 +398,35 @@ describe("Framing decode does not depend on chunking (property)", () => {
       sizes: anySizes,
       perChunk
     },
-    ({ frames, lengthBytes, maxFrameLength, perChunk, sizes, tail }) =>
-      Effect.gen(function*() {
-        // Headers written here, not by encode, so that frames over the limit occur.
-        const header = (length: number) =>
-          Uint8Array.from({ length: lengthBytes }, (_, i) => Math.floor(length / 256 ** (lengthBytes - 1 - i)) % 256)
-        const fitting = frames.map((frame) => frame.subarray(0, 2 ** (8 * lengthBytes) - 1))
-        const data = concatBytes([...fitting.flatMap((frame) => [header(frame.length), frame]), tail])
-        const framing = Framing.lengthPrefixed({ lengthBytes, maxFrameLength })
-        const whole = yield* expectSameAsOneChunk(framing, data, sizes, perChunk)
-        expect({ messages: whole.messages, error: whole.error?.reason }).toEqual(
-          referenceLengthPrefixed(data, lengthBytes, maxFrameLength)
-        )
-      }),
+    lengthPrefixedAgrees,
     propOptions
+  )
+
+  // Pieces of 4 KiB and more of a frame are kept as views of the input until
+  // half the frame has arrived: frames of tens of KiB in pieces of mostly
+  // 4 to 20 KiB, with small pieces among them.
+  it.effect.prop(
+    "lengthPrefixed: large frames in large pieces give the frames and the error of one chunk, as the reference does",
+    {
+      lengthBytes: fc.constantFrom(2 as const, 4 as const),
+      frames: fc.array(fc.oneof(fc.uint8Array({ maxLength: 40 }), sized(60_000)), { maxLength: 5 }),
+      // Or a frame announced as 65,535 bytes (or, with 2-byte lengths, an empty one and that) cut short.
+      tail: fc.oneof(
+        fc.uint8Array({ maxLength: 6 }),
+        sized(30_000).map((raw) => concatBytes([Uint8Array.of(0, 0, 255, 255), raw]))
+      ),
+      maxFrameLength: fc.oneof(fc.integer({ min: 0, max: 70_000 }), fc.constant(Framing.defaultMaxLength)),
+      sizes: fc.array(
+        fc.oneof(
+          { arbitrary: fc.integer({ min: 1, max: 300 }), weight: 1 },
+          { arbitrary: fc.integer({ min: 4000, max: 20_000 }), weight: 3 }
+        ),
+        { minLength: 1, maxLength: 6 }
+      ),
+      perChunk
+    },
+    lengthPrefixedAgrees,
+    { fastCheck: { numRuns: 30 } }
   )
 
   it.effect.prop(
@@ -617,6 +655,69 @@ describe("Framing.lengthPrefixed", () => {
       expect(Buffer.compare(decoded!, payload)).toBe(0)
       const small = Array.from({ length: 1000 }, (_, i) => new Uint8Array(i % 50).fill(i % 256))
       expect(yield* decodeAll(framing, cut(concatBytes(small.map(framing.encode)), [1]), 4096)).toEqual({ messages: small })
+    }))
+})
+
+describe("Framing.lengthPrefixed, large frames", () => {
+  const size = 1024 * 1024
+  const framing = Framing.lengthPrefixed({ maxFrameLength: size })
+  // Bytes that differ from their neighbours, so that a misplaced piece shows.
+  const payload = Uint8Array.from({ length: size }, (_, i) => (i * 7 + (i >> 11)) % 251)
+  // Small frames around it, so that the large one starts inside a piece.
+  const input = () => concatBytes([framing.encode(bytes("ab")), framing.encode(payload), framing.encode(bytes("c"))])
+
+  it.effect("decode byte-identical however cut, each in a buffer of its exact length not shared with the input", () =>
+    Effect.gen(function*() {
+      for (const sizes of [[65_536], [4096], [4095], [65_537], [100_003], [70_000, 3, 9000], [1, 65_535], [size + 6]]) {
+        const data = input()
+        const { error, messages } = yield* decodeAll(framing, cut(data, sizes))
+        data.fill(0)
+        expect(error).toBeUndefined()
+        expect(messages.length).toBe(3)
+        const large = messages[1]!
+        expect(Buffer.compare(large, payload)).toBe(0)
+        expect(Buffer.isBuffer(large)).toBe(false)
+        expect(large.byteOffset).toBe(0)
+        expect(large.buffer.byteLength).toBe(large.length)
+        expect(messages[2]).toEqual(bytes("c"))
+      }
+    }))
+
+  it.effect("cut short, before or after half has arrived, fail with the TruncatedFrame of one chunk", () =>
+    Effect.gen(function*() {
+      for (const arrived of [1, 300_000, 600_000, size - 1]) {
+        const data = framing.encode(payload).subarray(0, 4 + arrived)
+        const whole = yield* frameError(framing, [data])
+        expect(whole.reason).toBe("TruncatedFrame")
+        expect(whole.message).toBe(`the stream ended ${arrived} bytes into a frame of ${size} bytes`)
+        for (const sizes of [[65_536], [5000, 7]]) {
+          const error = yield* frameError(framing, cut(data, sizes))
+          expect({ reason: error.reason, message: error.message }).toEqual({
+            reason: whole.reason,
+            message: whole.message
+          })
+        }
+      }
+    }))
+
+  // The frame's buffer is not zeroed, and pieces are held as views until
+  // half the frame has arrived: a producer that takes back memory it handed
+  // over (a transferred ArrayBuffer reads as empty) breaks what a stream's
+  // elements promise, and must get a defect, not a frame whose bytes were
+  // never written.
+  it.effect("die, rather than hand over unwritten bytes, when a producer detached a piece it had handed over", () =>
+    Effect.gen(function*() {
+      const pieces = cut(framing.encode(payload), [65_536]).map((piece) => piece.slice())
+      const detaching = Stream.unfold(0, (index) => {
+        // A piece is taken back once the decoder asked for the next one.
+        if (index > 0) structuredClone(pieces[index - 1]!.buffer, { transfer: [pieces[index - 1]!.buffer] })
+        return index < pieces.length ? Option.some([pieces[index]!, index + 1] as const) : Option.none()
+      })
+      const exit = yield* Stream.runCollect(framing.decode(detaching)).pipe(Effect.exit)
+      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+      const defect = Exit.isFailure(exit) ? Chunk.toReadonlyArray(Cause.defects(exit.cause))[0] : undefined
+      expect(defect).toBeInstanceOf(TypeError)
+      expect(pieces[0]!.length).toBe(0)
     }))
 })
 

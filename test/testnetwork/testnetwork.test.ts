@@ -513,3 +513,16 @@ describe("TestNetwork", () => {
       expect([error._tag, error.operation, error.argument]).toEqual(["InvalidArgument", "setFaults", "faults.drop"])
     })))
 })
+
+describe("TestNetwork TCP delivers copies", () => {
+  it.effect("a Buffer reused by its sender after send does not change what the peer reads", () =>
+    simulated(Effect.gen(function*() {
+      const { client, server } = yield* pair()
+      const reused = Buffer.from("first")
+      yield* client.send(reused)
+      reused.write("XXXXX")
+      yield* client.send(reused)
+      yield* client.endWrite
+      expect(yield* readAll(server)).toBe("firstXXXXX")
+    })))
+})

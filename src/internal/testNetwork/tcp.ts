@@ -93,7 +93,10 @@ class Pipe implements Carrier {
     const sent = bytes.length > allowed ? bytes.subarray(0, allowed) : bytes
     this.sentBytes += sent.length
     for (let offset = 0; offset < sent.length; offset += faults.sliceBytes) {
-      const slice = sent.slice(offset, Math.min(sent.length, offset + faults.sliceBytes))
+      // A copy, also of a Node Buffer (whose own `slice` is a view): the peer
+      // gets bytes of its own, as over a real network, never a view of the
+      // sender's memory that a later write to it would change.
+      const slice = Uint8Array.prototype.slice.call(sent, offset, Math.min(sent.length, offset + faults.sliceBytes))
       this.push({ kind: "data", bytes: slice, arrival: this.arrivalOf(slice.length, now, faults) })
     }
     if (sent.length < bytes.length) {

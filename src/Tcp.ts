@@ -429,8 +429,9 @@ export const serve: {
  *
  * At most `maxBytes` (default 1 MiB, `Infinity` for no limit): one byte more
  * before EOF fails with `FrameError` `FrameTooLarge`, so a peer cannot make
- * it hold more. A `maxBytes` that is not a non-negative integer or `Infinity`
- * fails with `ReadError` `InvalidArgument` before anything is read. Errors of
+ * it hold more. A `maxBytes` that is not a non-negative integer or `Infinity`,
+ * or options that are not an object, fail with `ReadError`
+ * `InvalidArgument` before anything is read. Errors of
  * the connection (`ReadError`) and its `idleTimeout` apply as to `recv`.
  *
  * Interrupted, or failing, it drops what it had read: read with `recv`
@@ -465,7 +466,7 @@ export const readToEnd: {
   (
     connection: TcpConnection,
     options?: { readonly maxBytes?: number | undefined }
-  ): Effect.Effect<Uint8Array, ReadError | FrameError> => internalRead.readToEnd(connection, options?.maxBytes)
+  ): Effect.Effect<Uint8Array, ReadError | FrameError> => internalRead.readToEnd(connection, options)
 )
 
 const defaultGracePeriod = Duration.seconds(5)

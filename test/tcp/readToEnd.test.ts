@@ -88,7 +88,7 @@ for (const [name, layer] of networks) {
         expect(reply.every((byte) => byte === 7)).toBe(true)
       })))
 
-    it.live("a maxBytes outside its type is ReadError InvalidArgument, and nothing is read", () =>
+    it.live("a maxBytes or options outside their types are ReadError InvalidArgument, and nothing is read", () =>
       run(Effect.gen(function*() {
         const { client, server } = yield* pair
         yield* server.send("kept")
@@ -98,7 +98,13 @@ for (const [name, layer] of networks) {
           expect(error).toMatchObject({ _tag: "ReadError", reason: "InvalidArgument" })
           expect(error.message).toContain("maxBytes")
         }
-        expect(decoder.decode(yield* Tcp.readToEnd(client))).toBe("kept")
+        for (const options of [5, "1024", true]) {
+          const error = yield* Effect.flip(Tcp.readToEnd(client, options as unknown as { maxBytes: number }))
+          expect(error).toMatchObject({ _tag: "ReadError", reason: "InvalidArgument" })
+          expect(error.message).toContain("not an object")
+        }
+        // null and undefined options mean the defaults.
+        expect(decoder.decode(yield* Tcp.readToEnd(client, null as unknown as undefined))).toBe("kept")
       })))
 
     it.live("an interrupted read leaves the connection usable", () =>

@@ -3,6 +3,7 @@ import * as Option from "effect/Option"
 import { format } from "../../Address.js"
 import { FrameError, ReadError } from "../../NetError.js"
 import type { TcpConnection } from "../../Tcp.js"
+import { optionsProblem } from "./arguments.js"
 
 /**
  * Reading to EOF with `recv` rather than by running `connection.stream`:
@@ -33,19 +34,16 @@ const joined = (chunks: ReadonlyArray<Uint8Array>, total: number): Uint8Array =>
 /** @internal */
 export const readToEnd = (
   connection: TcpConnection,
-  maxBytes: number | undefined
+  options: { readonly maxBytes?: number | undefined } | undefined
 ): Effect.Effect<Uint8Array, ReadError | FrameError> =>
   Effect.suspend(() => {
-    const limit = maxBytes ?? defaultMaxBytes
     const peer = format(connection.remoteAddress)
+    const invalid = (message: string) => Effect.fail(new ReadError({ reason: "InvalidArgument", message, address: peer }))
+    const problem = optionsProblem(options, "Tcp.readToEnd", true)
+    if (problem !== undefined) return invalid(problem)
+    const limit = options?.maxBytes ?? defaultMaxBytes
     if (!isLimit(limit)) {
-      return Effect.fail(
-        new ReadError({
-          reason: "InvalidArgument",
-          message: `Tcp.readToEnd: maxBytes ${String(limit)} is not a non-negative integer or Infinity`,
-          address: peer
-        })
-      )
+      return invalid(`Tcp.readToEnd: maxBytes ${String(limit)} is not a non-negative integer or Infinity`)
     }
     const chunks: Array<Uint8Array> = []
     let total = 0

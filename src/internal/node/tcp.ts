@@ -57,7 +57,7 @@ class NodeTcpSocket implements Backend.TcpConnectionBackend, Arrivals {
   private readError: ReadError | undefined = undefined
   private writeError: WriteError | undefined = undefined
   /** Fibers waiting for something to change: data, EOF, drain, finish, error or close. */
-  private readonly waiters = new Waiters()
+  private readonly waiters = new Waiters(this)
   private owner: Backend.TcpConnectionOwner | undefined = undefined
 
   constructor(readonly socket: Net.Socket, private readonly settings: Backend.ConnectionSettings) {
@@ -89,7 +89,7 @@ class NodeTcpSocket implements Backend.TcpConnectionBackend, Arrivals {
     self.incoming.push(data)
     self.incomingBytes += data.length
     if (self.incomingBytes >= readHighWaterMark) self.pauseReading()
-    self.waiters.wakeOncePerTurn(self)
+    self.waiters.wakeOncePerTurn()
   }
 
   hasUnread(): boolean {

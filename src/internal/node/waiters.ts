@@ -44,8 +44,11 @@ export class Waiters {
     })
   }
 
-  /** What the end-of-turn wake asks whether data is still waiting: see `wakeOncePerTurn`. */
-  private arrivals: Arrivals | undefined = undefined
+  /**
+   * What the end-of-turn wake asks whether data is still waiting (see
+   * `wakeOncePerTurn`); without one, that wake always comes.
+   */
+  constructor(private readonly arrivals?: Arrivals) {}
 
   /**
    * Wakes for data that arrived. libuv reads up to 32 times per turn of the
@@ -60,10 +63,9 @@ export class Waiters {
    * next message, and waking it again found nothing, a fiber run per
    * message on each side.
    */
-  wakeOncePerTurn(arrivals: Arrivals): void {
+  wakeOncePerTurn(): void {
     if (this.turnWakePending) return
     this.turnWakePending = true
-    this.arrivals = arrivals
     if (dueAtTurnEnd.push(this) === 1) setImmediate(endTurn)
     this.wakeAll()
   }
